@@ -1,0 +1,3 @@
+from exness.cli import main
+
+main()

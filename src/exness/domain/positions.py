@@ -1,0 +1,84 @@
+"""A leveraged position and its exact arithmetic (SPEC §3).
+
+A position holds margin `m` (cents) at leverage `L` from entry price `P0`; its exposure is
+`m·L`. At price `P` a long earns `m·L·(P−P0)/P0` and a short `m·L·(P0−P)/P0`, rounded
+half-to-even to the cent. The liquidation price, where the loss equals the margin, is
+`P0·(L−1)/L` for a long and `P0·(L+1)/L` for a short.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from exness.domain.money import ceil_div, div_round_half_even
+
+__all__ = [
+    "LONG",
+    "SHORT",
+    "SIDES",
+    "Position",
+    "Side",
+    "is_liquidated_at",
+    "liquidation_trigger",
+]
+
+Side = Literal["long", "short"]
+LONG: Side = "long"
+SHORT: Side = "short"
+SIDES: tuple[Side, ...] = (LONG, SHORT)
+
+
+def liquidation_trigger(side: Side, open_price: int, leverage: int) -> int:
+    """The liquidation price in whole price units, exact for integer ticks.
+
+    Ticks are integers, so "price ≤ P0·(L−1)/L" holds exactly when "price ≤ floor(P0·(L−1)/L)",
+    and "price ≥ P0·(L+1)/L" exactly when "price ≥ ceil(P0·(L+1)/L)". Keeping the trigger as an
+    integer makes every later comparison an integer comparison, with no rational on the hot path.
+    """
+    if side == LONG:
+        return open_price * (leverage - 1) // leverage
+    return ceil_div(open_price * (leverage + 1), leverage)
+
+
+def is_liquidated_at(side: Side, trigger: int, price: int) -> bool:
+    return price <= trigger if side == LONG else price >= trigger
+
+
+@dataclass(slots=True)
+class Position:
+    order_id: str
+    user_id: str
+    asset: str
+    side: Side
+    margin: int  # cents
+    leverage: int
+    open_price: int  # asset price units
+    liquidation_price: int  # asset price units, see liquidation_trigger()
+    opened_at: int  # µs since the epoch, from the command that opened it
+
+    def pnl_at(self, price: int) -> int:
+        """Profit (or loss, negative) in cents if the position were closed at `price`."""
+        move = price - self.open_price if self.side == LONG else self.open_price - price
+        return div_round_half_even(self.margin * self.leverage * move, self.open_price)
+
+    def is_liquidated_at(self, price: int) -> bool:
+        return is_liquidated_at(self.side, self.liquidation_price, price)
+
+    def to_row(self) -> list[Any]:
+        return [
+            self.order_id,
+            self.user_id,
+            self.asset,
+            self.side,
+            self.margin,
+            self.leverage,
+            self.open_price,
+            self.liquidation_price,
+            self.opened_at,
+        ]
+
+    @classmethod
+    def from_row(cls, row: list[Any]) -> Position:
+        order_id, user_id, asset, side, margin, leverage, open_price, trigger, opened_at = row
+        return cls(order_id, user_id, asset, side, margin, leverage, open_price, trigger, opened_at)

@@ -1,0 +1,176 @@
+"""Every setting of the platform (SPEC §6), read from the environment, validated once.
+
+Build one with `get_settings()` in a composition root and pass it down; nothing reads the
+environment at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "SettingsError", "get_settings"]
+
+# Secrets that appear in tutorials and .env templates: refusing them beats signing tokens with them.
+_PLACEHOLDER_SECRETS = {"changeme", "changethis", "secret", "jwt_secret", "your-secret", "password"}
+_MIN_SECRET_LENGTH = 32
+_JWT_SECRET_FILE = "jwt_secret"
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message names it and says what is expected."""
+
+
+def _require_scheme(value: str | None, schemes: tuple[str, ...], name: str) -> str | None:
+    if value is None or value == "":
+        return None
+    scheme = urlsplit(value).scheme
+    if scheme not in schemes:
+        raise ValueError(f"{name} must start with one of {', '.join(s + '://' for s in schemes)}")
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    # Stores. Unset REDIS_URL / DATABASE_URL make `exness up` start embedded ones.
+    redis_url: str | None = None
+    database_url: str | None = None
+    snapshot_url: str | None = None  # defaults to DATABASE_URL
+
+    # HTTP server
+    host: str = "127.0.0.1"
+    port: int = Field(8002, ge=1, le=65535)
+    server_workers: int = Field(1, ge=1, le=64)
+    backend_url: str = "http://localhost:8002"
+    frontend_url: str = "http://localhost:3000"
+    rate_limit_per_minute: int = Field(600, ge=0)
+    engine_rpc_timeout_s: float = Field(5.0, gt=0, le=120)
+
+    # Auth and mail
+    jwt_secret: SecretStr | None = None
+    email_backend: Literal["console", "smtp", "resend"] = "console"
+    smtp_host: str | None = None
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    resend_api_key: SecretStr | None = None
+    mail_from: str = "Exness <no-reply@exness.local>"
+
+    # Prices and the engine
+    price_feed: Literal["backpack", "sim"] = "backpack"
+    backpack_ws_url: str = "wss://ws.backpack.exchange"
+    sim_seed: int | None = None
+    price_max_age_s: float = Field(10.0, gt=0)
+    snapshot_interval_s: float = Field(20.0, gt=0)
+    snapshots_kept: int = Field(5, ge=1)
+    price_history_days: int = Field(90, ge=1)
+
+    # Durability of the embedded Valkey (see README, "Durability")
+    redis_appendfsync: Literal["always", "everysec", "no"] = "everysec"
+
+    exness_home: Path = Path(".exness")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["console", "json"] = "console"
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        return _require_scheme(value, ("redis", "rediss", "unix", "valkey"), "REDIS_URL")
+
+    @field_validator("database_url", "snapshot_url")
+    @classmethod
+    def _postgres_scheme(cls, value: str | None) -> str | None:
+        schemes = ("postgresql", "postgres", "postgresql+asyncpg")
+        return _require_scheme(value, schemes, "DATABASE_URL/SNAPSHOT_URL")
+
+    @field_validator("backend_url", "frontend_url")
+    @classmethod
+    def _http_scheme(cls, value: str) -> str:
+        _require_scheme(value, ("http", "https"), "BACKEND_URL/FRONTEND_URL")
+        return value.rstrip("/")
+
+    @field_validator("backpack_ws_url")
+    @classmethod
+    def _ws_scheme(cls, value: str) -> str:
+        _require_scheme(value, ("ws", "wss"), "BACKPACK_WS_URL")
+        return value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _real_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value() == "":
+            return None
+        secret = value.get_secret_value()
+        if secret.lower() in _PLACEHOLDER_SECRETS or len(secret) < _MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"JWT_SECRET must be a random string of at least {_MIN_SECRET_LENGTH} characters "
+                "(or unset, to have one generated and kept under EXNESS_HOME)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _mail_backend_complete(self) -> Settings:
+        if self.email_backend == "smtp" and not self.smtp_host:
+            raise ValueError("EMAIL_BACKEND=smtp needs SMTP_HOST (and SMTP_PORT)")
+        if self.email_backend == "resend" and self.resend_api_key is None:
+            raise ValueError("EMAIL_BACKEND=resend needs RESEND_API_KEY")
+        return self
+
+    # ---- derived values ----------------------------------------------------------------------
+
+    @property
+    def snapshot_database_url(self) -> str | None:
+        return self.snapshot_url or self.database_url
+
+    @property
+    def price_max_age_us(self) -> int:
+        return round(self.price_max_age_s * 1_000_000)
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.backend_url.startswith("https://")
+
+    def home(self) -> Path:
+        self.exness_home.mkdir(parents=True, exist_ok=True)
+        return self.exness_home.resolve()
+
+    def jwt_key(self) -> str:
+        """The JWT signing secret: JWT_SECRET, or one generated once and kept under EXNESS_HOME."""
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        path = self.home() / _JWT_SECRET_FILE
+        try:
+            # O_EXCL: when several services start at once, exactly one of them writes the secret.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            for _ in range(200):  # another process may be between creating and writing it
+                secret = path.read_text().strip()
+                if secret:
+                    return secret
+                time.sleep(0.01)
+            raise SettingsError(f"{path} is empty; delete it to have a new one generated") from None
+        secret = secrets.token_urlsafe(48)
+        with os.fdopen(fd, "w") as file:
+            file.write(secret + "\n")
+        return secret
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Read and validate the settings; a bad value raises SettingsError naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            name = "/".join(str(part).upper() for part in item["loc"]) or "settings"
+            problems.append(f"{name}: {item['msg']}")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None
