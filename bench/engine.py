@@ -178,8 +178,18 @@ def liquidation_cost(n: int = 100_000) -> float:
     engine = fresh_engine(initial_balance=10**12)
     for i in range(n):
         engine.apply(
-            CreateTrade(f"o-{i}", USERS[i % len(USERS)], f"l-{i}", "SOL", "long", 100,
-                        2 + i % 98, 100, None, NOW)
+            CreateTrade(
+                f"o-{i}",
+                USERS[i % len(USERS)],
+                f"l-{i}",
+                "SOL",
+                "long",
+                100,
+                2 + i % 98,
+                100,
+                None,
+                NOW,
+            )
         )
     started = time.perf_counter()
     liquidated = engine.on_price(PriceTick("SOL", 1, NOW + 1))

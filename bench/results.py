@@ -37,5 +37,11 @@ def median(samples: list[float]) -> float:
 def show(title: str, figures: dict[str, float | int | str]) -> None:
     print(f"\n== {title}")
     for key, value in figures.items():
-        text = f"{value:,.2f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else value
+        text = (
+            f"{value:,.2f}"
+            if isinstance(value, float)
+            else f"{value:,}"
+            if isinstance(value, int)
+            else value
+        )
         print(f"  {key:<36} {text}")

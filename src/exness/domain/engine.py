@@ -371,7 +371,9 @@ def _validate_trade(command: CreateTrade) -> None:
     # `type(x) is int`, not isinstance: bool is an int subclass and is not an amount. Inline
     # rather than a helper call, because this runs for every order.
     if command.asset not in ASSETS:
-        raise InvalidCommand(f"unknown asset {command.asset!r}; expected one of {', '.join(ASSETS)}")
+        raise InvalidCommand(
+            f"unknown asset {command.asset!r}; expected one of {', '.join(ASSETS)}"
+        )
     if command.side not in SIDES:
         raise InvalidCommand(f"unknown type {command.side!r}; expected 'long' or 'short'")
     margin, leverage, slippage, quote = (

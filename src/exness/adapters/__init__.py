@@ -1,0 +1,2 @@
+"""I/O only, no business rules: the Redis bus, PostgreSQL, the Backpack feed, mail, and the
+embedded stores."""

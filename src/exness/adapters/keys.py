@@ -1,0 +1,49 @@
+"""Every Redis name the services share (SPEC §2 and the ones recovery adds), in one place."""
+
+from __future__ import annotations
+
+# server -> engine: lists, producers LPUSH, the engine takes the oldest first (from the right)
+TRADE_QUEUE = "trade_stream"  # CREATE_TRADE, CLOSE_TRADE
+WALLET_QUEUE = "user_wallet_stream"  # INITIALIZE_WALLET, GET_USER_BALANCE, GET_USDC_BALANCE, ...
+COMMAND_QUEUES = (TRADE_QUEUE, WALLET_QUEUE)
+
+# engine -> server: one reply list per server process, named in each command's "replyTo"
+REPLY_PREFIX = "engine_replies:"
+REPLY_TTL_S = 120  # a reply list whose server is gone expires
+
+# poller (or anyone) -> engine: stream, field "data" (see codec/prices.py)
+PRICE_STREAM = "price_stream"
+PRICE_STREAM_MAXLEN = 200_000  # ~5.5 h of 100 ms batches: the engine may be down that long
+
+# engine -> dbprocessor: streams consumed by a consumer group
+DB_OPERATIONS = "db_operations_queue"
+SNAPSHOTS = "snapshot_queue"
+DBPROCESSOR_GROUP = "dbprocessor"
+
+# engine -> server: the latest price of an asset, JSON, for the slippage quote
+PRICE_KEY_PREFIX = "price-"
+
+# the engine's recovery state (README, "Recovery")
+JOURNAL = "engine:journal"  # every input in the order it was applied
+PRICE_CURSOR = "engine:price_cursor"  # last price_stream id copied into the journal
+APPLIED = "engine:applied"  # last journal id whose outputs (replies, DB operations) are written
+JOURNAL_FLOOR = "engine:journal_floor"  # the journal holds nothing older than this id
+
+# liveness, for GET /health and `exness up`
+ENGINE_STATUS = "status:engine"
+FEED_STATUS = "status:feed"
+DBPROCESSOR_STATUS = "status:dbprocessor"
+STATUS_TTL_S = 15
+
+# the server's own state
+SIGNIN_TOKEN_PREFIX = "signin:"
+RATE_LIMIT_PREFIX = "ratelimit:"
+DEAD_LETTERS = "dead_letters"  # entries a consumer could not process, kept for an operator
+
+
+def price_key(asset: str) -> str:
+    return f"{PRICE_KEY_PREFIX}{asset}"
+
+
+def reply_key(server_id: str) -> str:
+    return f"{REPLY_PREFIX}{server_id}"

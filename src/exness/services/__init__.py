@@ -1,0 +1,1 @@
+"""Composition roots: each wires adapters around the core, handles signals, shuts down cleanly."""

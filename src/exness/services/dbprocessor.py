@@ -1,0 +1,441 @@
+"""The DB processor: the engine's write streams into PostgreSQL, in batches (ARCHITECTURE §3).
+
+Loop: read up to `batch_size` entries of each of db_operations_queue, snapshot_queue and
+price_stream with one XREADGROUP (group "dbprocessor"); decode them; write the operations and
+price bars in one main-DB transaction and the snapshots in one snapshot-DB transaction; then,
+in one MULTI/EXEC: dead-letter the bad entries, XACK everything, XDEL the acked entries of
+the two engine streams (only this group reads them; price_stream is also read by the engine,
+so it is never deleted from here) and trim the engine journal to the oldest kept snapshot.
+
+Nothing acknowledged is lost: an entry is acked only after its transaction commits, and
+every write is idempotent, so a batch retried after a crash or an outage converges.
+- A bad entry (undecodable, unknown op, refused by the database for its content) goes to
+  `dead_letters` with its stream, id, data and error, is acked, and the rest goes on. When a
+  batch's transaction fails for its data, the entries are retried one by one so that only
+  the bad one is dead-lettered.
+- Redis or PostgreSQL down: log, back off (exponential, capped), retry the same entries (they
+  stay pending for this consumer and are re-read from its history), never ack.
+- A consumer that died with entries pending: XAUTOCLAIM takes them over once idle long enough.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from exness.adapters import keys
+from exness.adapters.db.snapshots import SnapshotStore
+from exness.adapters.db.writer import DataRejected, DbWriter, PriceEntry
+from exness.adapters.redis import connect, ensure_group
+from exness.codec import CodecError
+from exness.codec.operations import SnapshotEntry, decode_operation, decode_snapshot
+from exness.codec.prices import decode_price_entry
+from exness.domain.messages import DbOperation
+from exness.log import get_logger
+from exness.services.runtime import StopSignal, consumer_name, publish_status, run_service
+from exness.settings import Settings
+
+__all__ = ["STREAMS", "DbProcessor", "is_data_error", "main"]
+
+log = get_logger(__name__)
+
+STREAMS = (keys.DB_OPERATIONS, keys.SNAPSHOTS, keys.PRICE_STREAM)
+# Streams only this group reads: an acked entry is deleted. price_stream is the engine's too.
+OWNED_STREAMS = (keys.DB_OPERATIONS, keys.SNAPSHOTS)
+DEAD_LETTERS_MAXLEN = 100_000
+BACKOFF_START_S = 0.1
+BACKOFF_MAX_S = 5.0
+
+
+def is_data_error(error: BaseException) -> bool:
+    """Whether `error` is about the data written (so retrying it cannot help), as opposed to
+    the database or Redis being unavailable."""
+    if isinstance(error, DataRejected | CodecError | IntegrityError | DataError):
+        return True
+    # Raised before the statement reached the server (a value the driver cannot encode).
+    return (
+        isinstance(error, StatementError)
+        and not isinstance(error, DBAPIError)
+        and isinstance(error.orig, TypeError | ValueError | OverflowError)
+    )
+
+
+@dataclass(slots=True)
+class StreamEntry:
+    stream: str
+    entry_id: str
+    fields: dict[bytes, bytes]
+
+
+@dataclass(slots=True)
+class Batch:
+    entries: list[StreamEntry] = field(default_factory=list)
+    operations: list[tuple[StreamEntry, DbOperation]] = field(default_factory=list)
+    snapshots: list[tuple[StreamEntry, SnapshotEntry]] = field(default_factory=list)
+    prices: list[tuple[StreamEntry, PriceEntry]] = field(default_factory=list)
+    bad: list[tuple[StreamEntry, str]] = field(default_factory=list)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _all_fields(fields: dict[bytes, bytes]) -> bytes:
+    """An entry without a `data` field, whole, as JSON (bytes that are not UTF-8 replaced)."""
+    return orjson.dumps(
+        {k.decode(errors="replace"): v.decode(errors="replace") for k, v in fields.items()}
+    )
+
+
+def _parse_read(response: Any) -> list[StreamEntry]:
+    """XREADGROUP's answer (RESP2 list or RESP3 map) as entries, streams in STREAMS order."""
+    items = response.items() if isinstance(response, dict) else (response or [])
+    entries: list[StreamEntry] = []
+    for stream, messages in items:
+        for message in messages:
+            if isinstance(messages, dict):  # RESP3 may map ids to fields
+                entry_id, fields = message, messages[message]
+            else:
+                entry_id, fields = message
+            entries.append(StreamEntry(_text(stream), _text(entry_id), fields or {}))
+    return entries
+
+
+class DbProcessor:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        db: AsyncEngine,
+        snapshots: SnapshotStore | None = None,
+        *,
+        consumer: str | None = None,
+        batch_size: int = 500,
+        block_ms: int = 1000,
+        claim_min_idle_ms: int = 30_000,
+        claim_interval_s: float = 15.0,
+        status_interval_s: float = 2.0,
+        price_history_days: int = 90,
+        retention_interval_s: float = 600.0,
+        price_start: str = "0",
+    ) -> None:
+        self.redis = redis
+        self.writer = DbWriter(db)
+        self.snapshots = snapshots or SnapshotStore(db)
+        self.consumer = consumer or consumer_name("dbprocessor")
+        self.batch_size = batch_size
+        self.block_ms = block_ms
+        self.claim_min_idle_ms = claim_min_idle_ms
+        self.claim_interval_s = claim_interval_s
+        self.status_interval_s = status_interval_s
+        self.price_history_days = price_history_days
+        self.retention_interval_s = retention_interval_s
+        # price_stream is capped (keys.PRICE_STREAM_MAXLEN): reading it from the start on the
+        # first run turns the history Redis still holds into candles.
+        self.price_start = price_start
+        self._ready = False
+        self._backlog = True  # first re-read this consumer's own pending entries
+        self._next_claim = 0.0
+        self._next_retention = 0.0
+        self._next_status = 0.0
+        # figures for the status key
+        self.batches = 0
+        self.written = 0
+        self.dead_lettered = 0
+        self.claimed = 0
+        self.last_error: str | None = None
+        self.last_batch_at: int | None = None
+
+    # ---- the loop ----------------------------------------------------------------------------
+
+    async def setup(self) -> None:
+        for stream in STREAMS:
+            start = self.price_start if stream == keys.PRICE_STREAM else "0"
+            await ensure_group(self.redis, stream, keys.DBPROCESSOR_GROUP, start)
+        self._ready = True
+
+    async def run(self, stop: StopSignal) -> None:
+        """Batches until `stop`; the batch under way is finished first."""
+        delay = BACKOFF_START_S
+        while not stop.is_set:
+            try:
+                await self.run_once()
+                delay = BACKOFF_START_S
+            except Exception as error:
+                # Redis or PostgreSQL unavailable (or a fault to fix): nothing was acked, so the
+                # same entries are read again from this consumer's pending list.
+                self.last_error = repr(error)
+                self._backlog = True
+                if isinstance(error, ResponseError) and "NOGROUP" in str(error):
+                    self._ready = False  # Redis lost its data: recreate the groups
+                log.warning("batch failed; retrying", error=repr(error), retry_in_s=delay)
+                if await stop.wait(delay):
+                    break
+                delay = min(delay * 2, BACKOFF_MAX_S)
+            await self._maybe_publish_status()
+
+    async def run_once(self) -> int:
+        """Take one batch (claim and retention when due); the number of entries handled."""
+        if not self._ready:
+            await self.setup()
+        now = time.monotonic()
+        if now >= self._next_claim:
+            await self.claim()
+            self._next_claim = now + self.claim_interval_s
+        if now >= self._next_retention:
+            self._next_retention = now + self.retention_interval_s  # a failure waits its turn
+            await self.apply_retention()
+        entries = await self._read()
+        if entries:
+            await self._process(entries)
+        return len(entries)
+
+    async def claim(self) -> int:
+        """Take over the entries other consumers left pending longer than the minimum idle."""
+        claimed = 0
+        for stream in STREAMS:
+            start = "0-0"
+            for _ in range(100):  # bounded: a huge backlog is taken over a little at a time
+                answer = await self.redis.xautoclaim(
+                    stream,
+                    keys.DBPROCESSOR_GROUP,
+                    self.consumer,
+                    self.claim_min_idle_ms,
+                    start_id=start,
+                    count=self.batch_size,
+                )  # not JUSTID: redis-py then drops the cursor from the answer
+                next_start, entries = answer[0], answer[1]
+                claimed += len(entries)
+                start = _text(next_start)
+                if start == "0-0":
+                    break
+        if claimed:
+            self._backlog = True
+            self.claimed += claimed
+            log.info("claimed pending entries", entries=claimed)
+        return claimed
+
+    async def apply_retention(self) -> int:
+        cutoff = datetime.now(UTC) - timedelta(days=self.price_history_days)
+        dropped = await self.writer.delete_bars_before(cutoff)
+        if dropped:
+            log.info("dropped old price bars", bars=dropped, before=cutoff.isoformat())
+        return dropped
+
+    # ---- one batch ---------------------------------------------------------------------------
+
+    async def _read(self) -> list[StreamEntry]:
+        if self._backlog:
+            # This consumer's own pending entries (delivered before a failure or a restart, or
+            # claimed): re-read from its history until there are none left.
+            answer = await self.redis.xreadgroup(
+                keys.DBPROCESSOR_GROUP,
+                self.consumer,
+                dict.fromkeys(STREAMS, "0"),
+                count=self.batch_size,
+            )
+            entries = _parse_read(answer)
+            if entries:
+                return entries
+            self._backlog = False
+        answer = await self.redis.xreadgroup(
+            keys.DBPROCESSOR_GROUP,
+            self.consumer,
+            dict.fromkeys(STREAMS, ">"),
+            count=self.batch_size,
+            block=self.block_ms,
+        )
+        return _parse_read(answer)
+
+    def _decode(self, entries: list[StreamEntry]) -> Batch:
+        batch = Batch(entries)
+        for entry in entries:
+            if not entry.fields:  # deleted while pending: nothing to write, only to ack
+                continue
+            data = entry.fields.get(b"data")
+            try:
+                if data is None:
+                    raise CodecError('entry has no "data" field')
+                if entry.stream == keys.DB_OPERATIONS:
+                    batch.operations.append((entry, decode_operation(data)))
+                elif entry.stream == keys.SNAPSHOTS:
+                    batch.snapshots.append((entry, decode_snapshot(data)))
+                else:
+                    ticks, problems = decode_price_entry(entry.entry_id, data)
+                    if problems:
+                        log.warning(
+                            "price updates skipped", entry=entry.entry_id, problems=problems
+                        )
+                    batch.prices.append((entry, PriceEntry(entry.entry_id, ticks)))
+            except CodecError as error:
+                batch.bad.append((entry, str(error)))
+        return batch
+
+    async def _process(self, entries: list[StreamEntry]) -> None:
+        batch = self._decode(entries)
+        try:
+            await self._write_main([op for _, op in batch.operations], [p for _, p in batch.prices])
+        except Exception as error:
+            if not is_data_error(error):
+                raise
+            log.warning(
+                "batch refused by the database; writing entries one by one", error=repr(error)
+            )
+            await self._write_main_one_by_one(batch)
+        saved = await self._write_snapshots(batch)
+        floor = await self.snapshots.oldest_kept_journal_id() if saved else None
+        await self._acknowledge(batch, floor)
+        self.batches += 1
+        self.written += len(entries) - len(batch.bad)
+        self.dead_lettered += len(batch.bad)
+        self.last_batch_at = time.time_ns() // 1000
+
+    async def _write_main(self, operations: list[DbOperation], prices: list[PriceEntry]) -> None:
+        if operations or prices:
+            await self.writer.write(operations, prices)
+
+    async def _write_main_one_by_one(self, batch: Batch) -> None:
+        """Each entry in its own transaction, in stream order; the refused ones become bad."""
+        good_operations, good_prices = [], []
+        for entry, operation in batch.operations:
+            try:
+                await self.writer.write([operation])
+                good_operations.append((entry, operation))
+            except Exception as error:
+                if not is_data_error(error):
+                    raise
+                batch.bad.append((entry, f"refused by the database: {error!r}"))
+        for entry, price_entry in batch.prices:
+            try:
+                await self.writer.write([], [price_entry])
+                good_prices.append((entry, price_entry))
+            except Exception as error:
+                if not is_data_error(error):
+                    raise
+                batch.bad.append((entry, f"refused by the database: {error!r}"))
+        batch.operations, batch.prices = good_operations, good_prices
+
+    async def _write_snapshots(self, batch: Batch) -> bool:
+        """Save the batch's snapshots; whether any was saved."""
+        if not batch.snapshots:
+            return False
+        try:
+            await self.snapshots.save([snapshot for _, snapshot in batch.snapshots])
+            return True
+        except Exception as error:
+            if not is_data_error(error):
+                raise
+        saved = []
+        for entry, snapshot in batch.snapshots:
+            try:
+                await self.snapshots.save([snapshot])
+                saved.append((entry, snapshot))
+            except Exception as error:
+                if not is_data_error(error):
+                    raise
+                batch.bad.append((entry, f"refused by the database: {error!r}"))
+        batch.snapshots = saved
+        return bool(saved)
+
+    async def _acknowledge(self, batch: Batch, journal_floor: str | None) -> None:
+        """After the commits, atomically: dead letters, acks, deletes, journal trim."""
+        for entry, error in batch.bad:
+            log.error("entry dead-lettered", stream=entry.stream, entry=entry.entry_id, error=error)
+        by_stream: dict[str, list[str]] = {}
+        for entry in batch.entries:
+            by_stream.setdefault(entry.stream, []).append(entry.entry_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for entry, error in batch.bad:
+                pipe.xadd(
+                    keys.DEAD_LETTERS,
+                    {
+                        "stream": entry.stream,
+                        "id": entry.entry_id,
+                        "data": entry.fields.get(b"data") or _all_fields(entry.fields),
+                        "error": error,
+                        "consumer": self.consumer,
+                        "at": str(time.time_ns() // 1000),
+                    },
+                    maxlen=DEAD_LETTERS_MAXLEN,
+                    approximate=True,
+                )
+            for stream, ids in by_stream.items():
+                pipe.xack(stream, keys.DBPROCESSOR_GROUP, *ids)
+                if stream in OWNED_STREAMS:
+                    pipe.xdel(stream, *ids)
+            if journal_floor is not None:
+                # The engine replays from its newest snapshot, and the oldest kept one is older:
+                # the journal before it is needed by nobody.
+                pipe.xtrim(keys.JOURNAL, minid=journal_floor, approximate=False)
+                pipe.set(keys.JOURNAL_FLOOR, journal_floor)
+            await pipe.execute()
+
+    # ---- status ------------------------------------------------------------------------------
+
+    async def status(self) -> dict[str, Any]:
+        pending = 0
+        lag: int | None = 0  # entries not yet delivered; None when Redis cannot tell
+        for stream in STREAMS:
+            for group in await self.redis.xinfo_groups(stream):
+                if _text(group.get("name") or b"") != keys.DBPROCESSOR_GROUP:
+                    continue
+                pending += int(group.get("pending") or 0)
+                group_lag = group.get("lag")
+                lag = None if lag is None or group_lag is None else lag + int(group_lag)
+        return {
+            "consumer": self.consumer,
+            "batches": self.batches,
+            "written": self.written,
+            "deadLettered": self.dead_lettered,
+            "claimed": self.claimed,
+            "pending": pending,
+            "lag": lag,
+            "lastBatchAt": self.last_batch_at,
+            "lastError": self.last_error,
+        }
+
+    async def _maybe_publish_status(self) -> None:
+        now = time.monotonic()
+        if now < self._next_status:
+            return
+        self._next_status = now + self.status_interval_s
+        try:
+            await publish_status(self.redis, keys.DBPROCESSOR_STATUS, **await self.status())
+        except Exception as error:  # a status is best effort; the loop reports Redis outages
+            log.debug("status not published", error=repr(error))
+
+
+async def serve(settings: Settings, stop: StopSignal) -> None:
+    from exness.adapters.db.session import create_engine
+
+    assert settings.redis_url is not None and settings.database_url is not None
+    snapshot_url = settings.snapshot_database_url or settings.database_url
+    client = connect(settings.redis_url)
+    db = create_engine(settings.database_url)
+    snapshot_db = db if snapshot_url == settings.database_url else create_engine(snapshot_url)
+    processor = DbProcessor(
+        client,
+        db,
+        SnapshotStore(snapshot_db, keep=settings.snapshots_kept),
+        price_history_days=settings.price_history_days,
+    )
+    log.info("dbprocessor running", consumer=processor.consumer)
+    try:
+        await processor.run(stop)
+    finally:
+        await client.aclose()
+        await db.dispose()
+        if snapshot_db is not db:
+            await snapshot_db.dispose()
+        log.info("dbprocessor stopped", written=processor.written, batches=processor.batches)
+
+
+def main(settings: Settings) -> None:
+    run_service(lambda stop: serve(settings, stop))

@@ -1,0 +1,328 @@
+"""The engine service: the pure core, fed from Redis in batches, journaled, recoverable.
+
+Loop: take everything waiting (commands from both queues, price entries after the cursor)
+into the journal in one atomic step; apply it to the core; write every reply, price key,
+DB operation and the applied position in one MULTI/EXEC; now and then publish a snapshot.
+Two round trips per batch, however large the batch.
+
+Start: load the newest snapshot from the snapshot DB, replay the journal after it, and
+re-emit the outputs of entries applied after the last batch whose outputs were written
+(those were lost with the process). See README, "Recovery".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from exness.adapters import keys
+from exness.adapters.bus import (
+    COMMAND,
+    BatchOutputs,
+    EngineBus,
+    InputWaiter,
+    JournalEntry,
+    stream_id_key,
+)
+from exness.adapters.redis import connect
+from exness.codec import CodecError
+from exness.codec.commands import BadCommand, decode_command, encode_reply
+from exness.codec.operations import SnapshotEntry, encode_operation, encode_snapshot
+from exness.codec.prices import decode_price_entry, encode_price_key, stream_id_us
+from exness.domain import Engine, EngineConfig, Rejection
+from exness.log import get_logger
+from exness.services.runtime import StopSignal, publish_status, run_service
+from exness.settings import Settings
+
+__all__ = ["EngineService", "RecoveryError", "RecoveryReport", "main"]
+
+log = get_logger(__name__)
+
+REPLAY_CHUNK = 20_000
+
+
+class SnapshotSource(Protocol):
+    async def latest(self) -> SnapshotEntry | None: ...
+
+
+class RecoveryError(RuntimeError):
+    """The durable state cannot rebuild the engine (say, the journal was trimmed too far)."""
+
+
+@dataclass(slots=True)
+class RecoveryReport:
+    snapshot_journal_id: str | None
+    replayed: int
+    re_emitted: int
+    seconds: float
+
+
+class EngineService:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        snapshots: SnapshotSource,
+        config: EngineConfig,
+        snapshot_interval_s: float = 20.0,
+        waiter: InputWaiter | None = None,
+        max_commands: int = 1024,
+        max_price_entries: int = 256,
+    ) -> None:
+        self.bus = EngineBus(client)
+        self.client = client
+        self.snapshots = snapshots
+        self.config = config
+        self.snapshot_interval_s = snapshot_interval_s
+        self.waiter = waiter
+        self.max_commands = max_commands
+        self.max_price_entries = max_price_entries
+        self.engine = Engine(config)
+        self.applied_id = "0-0"
+        self.price_cursor = "0-0"
+        self._snapshot_id = "0-0"  # journal id of the last snapshot published
+        self._touched_assets: set[str] = set()
+        self.batches = 0
+        self.entries = 0
+
+    # ---- recovery ----------------------------------------------------------------------------
+
+    async def recover(self, emit: bool = True) -> RecoveryReport:
+        """Rebuild the state from the newest snapshot and the journal after it.
+
+        With `emit`, the outputs of entries applied after the last written batch are sent
+        (they died with the previous process); without it, nothing is written (a read-only
+        replay, for reconciliation).
+        """
+        started = time.perf_counter()
+        snapshot = await self.snapshots.latest()
+        position = "0-0"
+        if snapshot is not None:
+            self.engine = Engine.from_snapshot(snapshot.state, self.config)
+            position = snapshot.journal_id
+        floor = await self.bus.journal_floor()
+        if floor is not None and stream_id_key(position) < stream_id_key(floor):
+            raise RecoveryError(
+                f"the newest snapshot covers the journal up to {position}, but the journal was "
+                f"trimmed up to {floor}: restore the snapshot database"
+            )
+        applied = await self.bus.applied_id() or "0-0"
+        applied_key = stream_id_key(applied)
+        replayed = re_emitted = 0
+        while entries := await self.bus.read_journal(position, REPLAY_CHUNK):
+            outputs = BatchOutputs()
+            for entry in entries:
+                if stream_id_key(entry.id) > applied_key:
+                    self._apply(entry, outputs)  # its outputs never left: send them now
+                    re_emitted += 1
+                else:
+                    self._apply(entry, None)
+            replayed += len(entries)
+            position = entries[-1].id
+            if emit and stream_id_key(position) > applied_key:
+                self._collect_prices(outputs)
+                await self.bus.write(outputs, position)
+            self._touched_assets.clear()
+        self.applied_id = max(position, applied, key=stream_id_key)
+        self._snapshot_id = snapshot.journal_id if snapshot else "0-0"
+        self.price_cursor = (await self.client.get(keys.PRICE_CURSOR) or b"0-0").decode()
+        report = RecoveryReport(
+            snapshot.journal_id if snapshot else None,
+            replayed,
+            re_emitted,
+            time.perf_counter() - started,
+        )
+        log.info(
+            "engine recovered",
+            snapshot=report.snapshot_journal_id,
+            replayed=replayed,
+            re_emitted=re_emitted,
+            open_positions=self.engine.open_positions,
+            seconds=round(report.seconds, 3),
+        )
+        return report
+
+    # ---- applying journal entries ------------------------------------------------------------
+
+    def _apply(self, entry: JournalEntry, outputs: BatchOutputs | None) -> None:
+        """Apply one journal entry; collect its outputs unless they were already written."""
+        if entry.kind == COMMAND:
+            self._apply_command(entry, outputs)
+        else:
+            self._apply_prices(entry, outputs)
+
+    def _apply_command(self, entry: JournalEntry, outputs: BatchOutputs | None) -> None:
+        decoded = decode_command(entry.data, stream_id_us(entry.id))
+        if isinstance(decoded, BadCommand):
+            if outputs is not None:
+                log.warning("bad command skipped", journal_id=entry.id, reason=decoded.message)
+                reply = decoded.reply()
+                if reply is not None and decoded.reply_to:
+                    outputs.replies[decoded.reply_to].append(encode_reply(reply))
+            return
+        events = self.engine.apply(decoded.command)
+        if outputs is None:
+            return
+        if decoded.reply_to:
+            outputs.replies[decoded.reply_to].append(encode_reply(events[0]))  # type: ignore[arg-type]
+        for event in events[1:]:
+            outputs.db_operations.append(encode_operation(event))  # type: ignore[arg-type]
+
+    def _apply_prices(self, entry: JournalEntry, outputs: BatchOutputs | None) -> None:
+        try:
+            ticks, problems = decode_price_entry(entry.source_id, entry.data)
+        except CodecError as error:
+            if outputs is not None:
+                log.warning("bad price entry skipped", source_id=entry.source_id, reason=str(error))
+            return
+        if problems and outputs is not None:
+            log.warning("price updates skipped", source_id=entry.source_id, reasons=problems)
+        for tick in ticks:
+            try:
+                events = self.engine.on_price(tick)
+            except Rejection as rejection:  # the codec already checks; belt and braces
+                log.warning("price refused", asset=tick.asset, reason=rejection.message)
+                continue
+            self._touched_assets.add(tick.asset)
+            if outputs is not None:
+                for event in events:
+                    outputs.db_operations.append(encode_operation(event))
+
+    def _collect_prices(self, outputs: BatchOutputs) -> None:
+        for asset in self._touched_assets:
+            quote = self.engine.quote(asset)
+            if quote is not None:
+                outputs.prices[asset] = encode_price_key(asset, quote)
+        self._touched_assets.clear()
+
+    # ---- the loop ----------------------------------------------------------------------------
+
+    async def step(self) -> int:
+        """Take, apply and answer one batch; the number of journal entries it held."""
+        cursor, entries = await self.bus.take(self.max_commands, self.max_price_entries)
+        self.price_cursor = cursor
+        if not entries:
+            return 0
+        outputs = BatchOutputs()
+        for entry in entries:
+            self._apply(entry, outputs)
+        self._collect_prices(outputs)
+        await self._write(outputs, entries[-1].id)
+        self.applied_id = entries[-1].id
+        self.batches += 1
+        self.entries += len(entries)
+        return len(entries)
+
+    async def _write(self, outputs: BatchOutputs, applied_id: str) -> None:
+        """Write a batch's outputs, retrying until Redis takes them.
+
+        The batch is already in the journal and applied in memory, so its outputs must go
+        out eventually; if this process dies first, recovery re-emits them.
+        """
+        delay = 0.05
+        while True:
+            try:
+                await self.bus.write(outputs, applied_id)
+                return
+            except (RedisError, OSError) as error:
+                log.warning("writing a batch failed; retrying", error=repr(error), delay=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    async def snapshot(self) -> None:
+        if self.applied_id == self._snapshot_id:
+            return
+        entry = SnapshotEntry(self.applied_id, time.time_ns() // 1000, self.engine.to_snapshot())
+        await self.bus.publish_snapshot(encode_snapshot(entry))
+        self._snapshot_id = self.applied_id
+        log.info(
+            "snapshot published",
+            journal_id=self.applied_id,
+            open_positions=self.engine.open_positions,
+        )
+
+    async def _publish_status(self) -> None:
+        await publish_status(
+            self.client,
+            keys.ENGINE_STATUS,
+            applied=self.applied_id,
+            open_positions=self.engine.open_positions,
+            batches=self.batches,
+            entries=self.entries,
+        )
+
+    async def _check_durable_state(self) -> None:
+        """Stop if Redis lost writes this process saw acknowledged (a store crash without
+        fsync): continuing would diverge from the journal; a restart re-syncs with it."""
+        applied = await self.bus.applied_id() or "0-0"
+        if stream_id_key(applied) < stream_id_key(self.applied_id):
+            raise RecoveryError(
+                f"Redis lost engine state (applied {applied}, expected {self.applied_id}); "
+                "restarting from the durable snapshot and journal"
+            )
+
+    async def run(self, stop: StopSignal) -> None:
+        next_snapshot = time.monotonic() + self.snapshot_interval_s
+        next_status = 0.0
+        delay = 0.05
+        while not stop.is_set:
+            try:
+                now = time.monotonic()
+                if now >= next_status:
+                    await self._check_durable_state()
+                    await self._publish_status()
+                    next_status = now + 1.0
+                if now >= next_snapshot:
+                    await self.snapshot()
+                    next_snapshot = now + self.snapshot_interval_s
+                if await self.step():
+                    delay = 0.05
+                    continue
+                if self.waiter is not None:
+                    await self.waiter.wait(self.price_cursor, timeout=1.0, stop=stop.event)
+                else:
+                    await stop.wait(0.005)
+            except (RedisError, OSError) as error:
+                log.warning("redis unavailable; retrying", error=repr(error), delay=delay)
+                await stop.wait(delay)
+                delay = min(delay * 2, 2.0)
+        await self.snapshot()  # a clean stop leaves nothing to replay
+
+
+async def serve(settings: Settings, stop: StopSignal) -> None:
+    from exness.adapters.db.session import create_engine
+    from exness.adapters.db.snapshots import SnapshotStore
+
+    assert settings.redis_url is not None and settings.snapshot_database_url is not None
+    client = connect(settings.redis_url)
+    db = create_engine(settings.snapshot_database_url)
+    waiter = InputWaiter(settings.redis_url)
+    service = EngineService(
+        client,
+        SnapshotStore(db, keep=settings.snapshots_kept),
+        EngineConfig(price_max_age_us=settings.price_max_age_us),
+        snapshot_interval_s=settings.snapshot_interval_s,
+        waiter=waiter,
+    )
+    try:
+        await service.recover()
+        # The state is long-lived: keep it out of the cyclic collector's way (ARCHITECTURE §2).
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 100)
+        log.info("engine running", applied=service.applied_id)
+        await service.run(stop)
+    finally:
+        await waiter.close()
+        await client.aclose()
+        await db.dispose()
+        log.info("engine stopped", applied=service.applied_id)
+
+
+def main(settings: Settings) -> None:
+    run_service(lambda stop: serve(settings, stop))

@@ -1,0 +1,95 @@
+"""Every failure is a JSON answer `{"success": false, "message": ..., "code": ...}` with the
+right 4xx/5xx status; bad input never reaches a 500 (SPEC §4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from exness.adapters.rpc import EngineTimeout, EngineUnavailable
+from exness.log import get_logger
+from exness.services.server.responses import ExactJSONResponse
+
+__all__ = ["ApiError", "install_error_handlers", "rejection_status"]
+
+log = get_logger(__name__)
+
+# The engine's rejection codes (exness.domain.errors) as HTTP statuses.
+_REJECTION_STATUS = {
+    "INVALID_COMMAND": 400,
+    "INSUFFICIENT_BALANCE": 400,
+    "SLIPPAGE_EXCEEDED": 400,
+    "WALLET_NOT_FOUND": 404,
+    "UNKNOWN_ORDER": 404,
+    "NOT_ORDER_OWNER": 403,
+    "ORDER_ALREADY_CLOSED": 409,
+    "DUPLICATE_ORDER": 409,
+    "PRICE_UNAVAILABLE": 503,
+    "STALE_PRICE": 503,
+}
+
+
+def rejection_status(code: str | None) -> int:
+    return _REJECTION_STATUS.get(code or "", 400)
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.message, self.code, self.headers = status, message, code, headers
+
+
+def failure(
+    status: int, message: str, code: str | None = None, **headers: str
+) -> ExactJSONResponse:
+    body: dict[str, Any] = {"success": False, "message": message}
+    if code:
+        body["code"] = code
+    return ExactJSONResponse(body, status_code=status, headers=headers or None)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ()) if part not in ("body", "query"))
+    if error.get("type") == "json_invalid":
+        return "the body is not valid JSON"
+    if error.get("type") == "missing":
+        return f"{where} is required"
+    message = str(error.get("msg", "is invalid"))
+    return f"{where}: {message}" if where else message
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, error: ApiError) -> ExactJSONResponse:
+        return failure(error.status, error.message, error.code, **(error.headers or {}))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, error: RequestValidationError) -> ExactJSONResponse:
+        problems = [_describe(item) for item in error.errors()]
+        return failure(400, "; ".join(problems) or "invalid request", "INVALID_REQUEST")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> ExactJSONResponse:
+        return failure(error.status_code, str(error.detail), None, **(error.headers or {}))
+
+    @app.exception_handler(EngineTimeout)
+    async def engine_timeout(_: Request, error: EngineTimeout) -> ExactJSONResponse:
+        return failure(504, f"{error}; the request may still be applied", "ENGINE_TIMEOUT")
+
+    @app.exception_handler(EngineUnavailable)
+    async def engine_unavailable(_: Request, error: EngineUnavailable) -> ExactJSONResponse:
+        return failure(503, str(error), "ENGINE_UNAVAILABLE")
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> ExactJSONResponse:
+        log.exception("unhandled error", path=request.url.path)
+        return failure(500, "internal error", "INTERNAL")

@@ -1,0 +1,1 @@
+"""One router per concern; all mounted under /api/v1 (ops routes also at the root)."""

@@ -1,0 +1,178 @@
+"""Request and response models of the HTTP API (SPEC §4), documented in /openapi.json.
+
+Units: request amounts and balances are integers in minor units (margin in cents,
+slippage in basis points, a quoted price in the asset's units: SOL/ETH 6 decimals, BTC 4).
+Trade records (open trades, history, close answers) show prices and USD amounts as exact
+decimal numbers in human units (`201.47`, pnl `-12.5`), as the seed's clients expect.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, WithJsonSchema
+
+Asset = Literal["SOL", "ETH", "BTC"]
+TradeType = Literal["long", "short"]
+# An exact decimal, written as a JSON number in human units.
+Human = Annotated[Decimal, WithJsonSchema({"type": "number", "description": "exact decimal"})]
+
+MAX_MARGIN_CENTS = 10**12
+
+
+class Strict(BaseModel):
+    # Strict: "10" and 10.5 are not the integer 10, and true is not 1.
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class EmailBody(Strict):
+    email: EmailStr = Field(description="where the sign-in link is sent")
+
+
+class TradeCreateBody(Strict):
+    asset: Asset
+    type: TradeType
+    margin: int = Field(gt=0, le=MAX_MARGIN_CENTS, description="cents taken from the balance")
+    leverage: int = Field(ge=1, le=100, description="1x to 100x")
+    slippage: int = Field(
+        ge=10, le=10_000, description="basis points the execution price may differ from the quote"
+    )
+    price: int | None = Field(
+        None,
+        gt=0,
+        description="optional quote in the asset's units; by default the latest price the "
+        "server holds when the request arrives",
+    )
+
+
+class TradeCloseBody(Strict):
+    orderId: str = Field(min_length=1, max_length=128)
+
+
+class Message(BaseModel):
+    message: str
+
+
+class Failure(BaseModel):
+    success: Literal[False] = False
+    message: str
+    code: str | None = None
+
+
+class TradeCreated(BaseModel):
+    orderId: str
+    asset: Asset
+    type: TradeType
+    margin: int = Field(description="cents")
+    leverage: int
+    openPrice: Human = Field(description="human units")
+    liquidationPrice: Human = Field(description="human units: liquidated at or beyond it")
+    balance: int = Field(description="cents left in the wallet")
+
+
+class TradeClosedAnswer(BaseModel):
+    orderId: str
+    closePrice: Human = Field(description="human units")
+    pnl: Human = Field(description="USD, realized")
+    liquidated: bool
+    balance: int = Field(description="cents in the wallet after the close")
+
+
+class OpenTrade(BaseModel):
+    orderId: str
+    asset: Asset
+    type: TradeType
+    margin: Human = Field(description="USD")
+    leverage: int
+    openPrice: Human
+    liquidationPrice: Human
+    currentPrice: Human | None = Field(description="the engine's latest price, human units")
+    pnl: Human | None = Field(description="USD if closed at currentPrice")
+    createdAt: str
+
+
+class OpenTrades(BaseModel):
+    trades: list[OpenTrade]
+
+
+class HistoryTrade(BaseModel):
+    orderId: str
+    asset: Asset
+    type: TradeType
+    status: Literal["open", "closed", "liquidated"]
+    margin: Human = Field(description="USD")
+    leverage: int
+    openPrice: Human
+    closePrice: Human | None
+    liquidationPrice: Human | None
+    pnl: Human | None = Field(description="USD, realized")
+    liquidated: bool
+    createdAt: str
+    closedAt: str | None
+
+
+class HistoryAnalytics(BaseModel):
+    totalTrades: int
+    openTrades: int
+    closedTrades: int
+    liquidatedTrades: int
+    profitableTrades: int
+    losingTrades: int
+    winRate: Human = Field(description="percent of settled trades with pnl > 0")
+    totalPnl: Human = Field(description="USD, realized")
+    totalMargin: Human = Field(description="USD")
+    bestTrade: Human | None
+    worstTrade: Human | None
+
+
+class Pagination(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    hasMore: bool
+
+
+class History(BaseModel):
+    success: Literal[True] = True
+    data: list[HistoryTrade]
+    analytics: HistoryAnalytics
+    pagination: Pagination
+
+
+class AssetBalance(BaseModel):
+    balance: int = Field(description="minor units")
+    decimals: int
+
+
+class Balances(BaseModel):
+    USDC: AssetBalance
+    BTC: AssetBalance
+    ETH: AssetBalance
+    SOL: AssetBalance
+
+
+class UsdBalance(BaseModel):
+    balance: int = Field(description="cents")
+
+
+class SupportedAsset(BaseModel):
+    symbol: Asset
+    name: str
+    decimals: int
+    imageUrl: str
+
+
+class SupportedAssets(BaseModel):
+    assets: list[SupportedAsset]
+
+
+class Kline(BaseModel):
+    start: str = Field(description="UTC, 'YYYY-MM-DD HH:MM:SS'")
+    end: str
+    open: str
+    high: str
+    low: str
+    close: str
+    volume: str
+    trades: str = Field(description="price updates in the interval")

@@ -1,0 +1,316 @@
+"""DbWriter and SnapshotStore against a real PostgreSQL: exact values, convergence, bars."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select, text
+
+from exness.adapters.db.models import PriceBar, Trade, User
+from exness.adapters.db.session import create_engine
+from exness.adapters.db.snapshots import SnapshotStore
+from exness.adapters.db.writer import DataRejected, DbWriter, PriceEntry
+from exness.codec.operations import SnapshotEntry
+from exness.domain import Engine
+from exness.domain.messages import PriceTick, TradeClosed, TradeLiquidated, TradeOpened, UserCreated
+from exness.domain.positions import Position
+from tests.unit.helpers import Desk
+
+pytestmark = pytest.mark.integration
+
+T0 = 1_700_000_000_123_456  # µs
+SOL_PRICE = 201_470_000  # 201.47 with 6 decimals
+RUNS = itertools.count()
+
+
+@pytest.fixture
+async def db(database_url):
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def writer(db):
+    return DbWriter(db)
+
+
+def position(order_id: str, user: str = "alice", **changes) -> Position:
+    fields = {
+        "asset": "SOL",
+        "side": "long",
+        "margin": 777,
+        "leverage": 10,
+        "open_price": SOL_PRICE,
+        "liquidation_price": 181_323_000,
+        "opened_at": T0,
+    }
+    fields.update(changes)
+    return Position(order_id=order_id, user_id=user, **fields)
+
+
+async def trades(db) -> dict[str, Trade]:
+    async with db.connect() as connection:
+        rows = await connection.execute(select(Trade.__table__))
+        return {row.order_id: row for row in rows}
+
+
+async def users(db) -> dict[str, User]:
+    async with db.connect() as connection:
+        return {row.id: row for row in await connection.execute(select(User.__table__))}
+
+
+async def test_an_opened_trade_is_exact(writer, db):
+    await writer.write(
+        [UserCreated("alice", "a@x.io", 500_000, T0 - 1), TradeOpened(position("o1"))]
+    )
+    row = (await trades(db))["o1"]
+    assert row.margin == Decimal("7.77")
+    assert row.open_price == Decimal("201.470000")
+    assert row.liquidation_price == Decimal("181.323")
+    assert (row.trade_type, row.leverage, row.liquidated) == ("LONG", 10, False)
+    assert row.close_price is None and row.pnl is None and row.closed_at is None
+    assert row.created_at == datetime(2023, 11, 14, 22, 13, 20, 123_456, tzinfo=UTC)
+    assert row.asset_id == 1
+    user = (await users(db))["alice"]
+    assert (user.email, user.created_at) == (
+        "a@x.io",
+        datetime(2023, 11, 14, 22, 13, 20, 123_455, tzinfo=UTC),
+    )
+
+
+def closing_operations(order_id: str, user: str):
+    opened = TradeOpened(
+        position(order_id, user, asset="BTC", side="short", open_price=650_001_234)
+    )
+    closed = TradeClosed(
+        position(order_id, user, asset="BTC", side="short", open_price=650_001_234),
+        640_000_000,
+        -1_250,
+        T0 + 5_000_000,
+    )
+    return opened, closed
+
+
+EXPECTED_CLOSED = {
+    "trade_type": "SHORT",
+    "margin": Decimal("7.77"),
+    "open_price": Decimal("65000.1234"),
+    "close_price": Decimal("64000.0000"),
+    "pnl": Decimal("-12.50"),
+    "liquidated": False,
+    "closed_at": datetime(2023, 11, 14, 22, 13, 25, 123_456, tzinfo=UTC),
+}
+
+
+@pytest.mark.parametrize("batched", [False, True], ids=["one per batch", "one batch"])
+async def test_every_order_and_repetition_converges(writer, db, batched):
+    """opened/closed/user_created in every order, with duplicates, one batch or many."""
+    cases = {}
+    for number, order in enumerate(itertools.permutations(range(3))):
+        for repeat in (1, 2):
+            order_id, user = f"o{number}-{repeat}", f"u{number}-{repeat}"
+            opened, closed = closing_operations(order_id, user)
+            created = UserCreated(user, f"{user}@x.io", 500_000, T0)
+            operations = [(created, opened, closed)[i] for i in order] * repeat
+            cases[order_id] = (user, operations)
+    if batched:
+        await writer.write([op for _, operations in cases.values() for op in operations])
+    else:
+        for _, operations in cases.values():
+            for operation in operations:
+                await writer.write([operation])
+    rows, all_users = await trades(db), await users(db)
+    assert set(rows) == set(cases)
+    for order_id, (user, _) in cases.items():
+        row = rows[order_id]
+        assert {key: getattr(row, key) for key in EXPECTED_CLOSED} == EXPECTED_CLOSED, order_id
+        assert all_users[user].email == f"{user}@x.io"
+
+
+async def test_a_liquidation_is_recorded_and_never_reopened(writer, db):
+    held = position("o1")
+    await writer.write([TradeLiquidated(held, 181_000_000, -777, T0 + 1)])
+    await writer.write([TradeOpened(held)])
+    await writer.write([TradeClosed(held, 190_000_000, -400, T0 + 2)])  # a close cannot follow
+    row = (await trades(db))["o1"]
+    assert (row.liquidated, row.pnl, row.close_price) == (True, Decimal("-7.77"), Decimal("181"))
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(data=st.data())
+async def test_random_interleavings_converge(writer, db, data):
+    """Several orders' operations, shuffled, duplicated and cut into random batches."""
+    run = f"run{next(RUNS)}"  # every example (and replay) writes orders of its own
+    expected, operations = {}, []
+    for n in range(3):
+        order_id = f"{run}-{n}"
+        held = position(order_id, f"{run}-user", margin=100 + n, open_price=SOL_PRICE + n)
+        opened = TradeOpened(held)
+        end = data.draw(st.sampled_from([None, "closed", "liquidated"]))
+        operations.append(opened)
+        if end == "closed":
+            operations.append(TradeClosed(held, SOL_PRICE, 3, T0 + n))
+        elif end == "liquidated":
+            operations.append(TradeLiquidated(held, 100_000_000, -(100 + n), T0 + n))
+        expected[order_id] = end
+    operations += data.draw(st.lists(st.sampled_from(operations), max_size=4))
+    operations = data.draw(st.permutations(operations))
+    cuts = sorted(data.draw(st.sets(st.integers(0, len(operations)), max_size=3)))
+    for start, stop in itertools.pairwise([0, *cuts, len(operations)]):
+        await writer.write(operations[start:stop])
+    rows = await trades(db)
+    for order_id, end in expected.items():
+        row = rows[order_id]
+        assert row.liquidated == (end == "liquidated")
+        assert (row.closed_at is None) == (end is None)
+        assert row.pnl == {None: None, "closed": Decimal("0.03")}.get(end, -row.margin)
+
+
+async def test_the_servers_user_row_is_kept(writer, db):
+    async with db.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO users (id, email, created_at) VALUES ('bob', 'bob@x.io', :at)"),
+            {"at": datetime(2023, 1, 1, tzinfo=UTC)},
+        )
+    await writer.write(
+        [UserCreated("bob", None, 500_000, T0), UserCreated("bob", "other@x.io", 500_000, T0)]
+    )
+    bob = (await users(db))["bob"]
+    assert (bob.email, bob.created_at) == ("bob@x.io", datetime(2023, 1, 1, tzinfo=UTC))
+
+
+async def test_a_trade_before_its_user_gets_a_bare_user_completed_later(writer, db):
+    await writer.write([TradeOpened(position("o1", "carol"))])
+    assert (await users(db))["carol"].email is None
+    await writer.write([UserCreated("carol", "carol@x.io", 500_000, T0 - 10)])
+    carol = (await users(db))["carol"]
+    assert carol.email == "carol@x.io"
+    assert carol.created_at == datetime(2023, 11, 14, 22, 13, 20, 123_446, tzinfo=UTC)
+
+
+async def test_a_bad_operation_rolls_back_its_whole_batch(writer, db):
+    with pytest.raises(DataRejected, match="unknown asset"):
+        await writer.write([TradeOpened(position("o1")), TradeOpened(position("o2", asset="DOGE"))])
+    assert await trades(db) == {}
+
+
+# ---- price bars ------------------------------------------------------------------------------
+
+MINUTE = 60_000_000
+M0 = T0 - T0 % MINUTE  # a minute's start
+
+
+def tick(price: int, ts: int, asset: str = "SOL") -> PriceTick:
+    return PriceTick(asset, price, ts)
+
+
+async def bars(db) -> dict[tuple[int, datetime], PriceBar]:
+    async with db.connect() as connection:
+        rows = await connection.execute(select(PriceBar.__table__))
+        return {(row.asset_id, row.bucket): row for row in rows}
+
+
+def ohlc(bar) -> tuple:
+    return (bar.open, bar.high, bar.low, bar.close, bar.ticks)
+
+
+async def test_ticks_become_minute_bars_and_a_redelivery_counts_once(writer, db):
+    entries = [
+        PriceEntry("1000-0", [tick(201_000_000, M0 + 5), tick(205_000_000, M0 + 10)]),
+        PriceEntry("1000-1", [tick(199_500_000, M0 + 20), tick(650_000_000, M0 + 30, "BTC")]),
+        PriceEntry("1001-0", [tick(202_000_000, M0 + 40), tick(203_000_000, M0 + MINUTE)]),
+    ]
+    await writer.write([], entries)
+    await writer.write([], entries)  # redelivered: nothing changes
+    await writer.write([], entries[1:2])
+    found = await bars(db)
+    minute = datetime.fromtimestamp(M0 // 1_000_000, UTC)
+    next_minute = datetime.fromtimestamp(M0 // 1_000_000 + 60, UTC)
+    sol = found[(1, minute)]
+    assert ohlc(sol) == (Decimal("201"), Decimal("205"), Decimal("199.5"), Decimal("202"), 4)
+    assert (sol.first_ts, sol.last_ts, sol.last_entry_ms, sol.last_entry_seq) == (
+        M0 + 5,
+        M0 + 40,
+        1001,
+        0,
+    )
+    assert ohlc(found[(1, next_minute)]) == (Decimal("203"),) * 4 + (1,)
+    assert ohlc(found[(3, minute)]) == (Decimal("65000"),) * 4 + (1,)
+
+    # A newer entry with ticks from earlier in the minute moves the open, not the close.
+    await writer.write([], [PriceEntry("1002-0", [tick(190_000_000, M0 + 1)])])
+    sol = (await bars(db))[(1, minute)]
+    assert ohlc(sol) == (Decimal("190"), Decimal("205"), Decimal("190"), Decimal("202"), 5)
+
+
+async def test_old_bars_are_dropped(writer, db):
+    await writer.write(
+        [],
+        [
+            PriceEntry("1-0", [tick(SOL_PRICE, M0)]),
+            PriceEntry("2-0", [tick(SOL_PRICE, 60_000_000)]),
+        ],
+    )
+    assert await writer.delete_bars_before(datetime(2000, 1, 1, tzinfo=UTC)) == 1
+    assert len(await bars(db)) == 1
+
+
+# ---- snapshots -------------------------------------------------------------------------------
+
+
+def busy_engine() -> Engine:
+    """Wallets, open and closed positions, a liquidation, quotes and recent replies."""
+    desk = Desk()
+    for user in ("alice", "bob", "carol"):
+        desk.wallet(user)
+    desk.tick("SOL", "201.47")
+    desk.tick("BTC", "65000.1234")
+    desk.open("alice", "SOL", "long", 10_000, 10, order_id="a1")
+    desk.open("bob", "SOL", "short", 777, 100, order_id="b1")
+    desk.open("carol", "BTC", "long", 5_000, 50, order_id="c1")
+    desk.close("alice", "a1")
+    desk.open("alice", "SOL", "short", 2_000, 2, order_id="a2")
+    assert any(isinstance(e, TradeLiquidated) for e in desk.tick("SOL", "204"))  # bob's short
+    assert any(isinstance(e, TradeLiquidated) for e in desk.tick("BTC", "60000"))  # carol's long
+    desk.engine.check_invariant()
+    return desk.engine
+
+
+async def test_latest_snapshot_round_trips_the_engine_exactly(db):
+    engine = busy_engine()
+    state = engine.to_snapshot()
+    assert state["open_orders"] and state["closed_orders"] and state["recent_replies"]
+    store = SnapshotStore(db, keep=3)
+    assert await store.latest() is None
+    assert await store.oldest_kept_journal_id() is None
+    await store.save([SnapshotEntry("9-5", T0, {"version": 1, **Engine().to_snapshot()})])
+    await store.save([SnapshotEntry("10-0", T0 + 1, state)])
+    latest = await store.latest()
+    assert latest == SnapshotEntry("10-0", T0 + 1, state)
+    assert list(latest.state) == list(state)
+    assert Engine.from_snapshot(latest.state).to_snapshot() == state
+
+
+async def test_snapshots_are_pruned_to_the_newest_and_saved_once(db):
+    store = SnapshotStore(db, keep=2)
+    empty = Engine().to_snapshot()
+    for journal_id in ("9-0", "10-0", "9-1"):
+        await store.save([SnapshotEntry(journal_id, T0, empty)])
+    await store.save([SnapshotEntry("10-0", T0, empty), SnapshotEntry("11-0", T0, empty)])
+    async with db.connect() as connection:
+        kept = (
+            await connection.execute(text("SELECT journal_id FROM snapshots ORDER BY id"))
+        ).scalars()
+        assert sorted(kept) == ["10-0", "11-0"]
+    assert await store.oldest_kept_journal_id() == "10-0"
+    assert (await store.latest()).journal_id == "11-0"

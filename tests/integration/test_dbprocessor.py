@@ -1,0 +1,298 @@
+"""The DB processor in-process against real Redis and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from decimal import Decimal
+
+import orjson
+import pytest
+import redis.asyncio as aioredis
+from sqlalchemy import text
+
+from exness.adapters import keys
+from exness.adapters.db.migrate import run_migrations
+from exness.adapters.db.session import create_engine
+from exness.adapters.db.snapshots import SnapshotStore
+from exness.codec.operations import SnapshotEntry, encode_operation, encode_snapshot
+from exness.codec.prices import encode_price_updates
+from exness.domain import Engine
+from exness.domain.messages import PriceTick, TradeClosed, TradeOpened, UserCreated
+from exness.domain.positions import Position
+from exness.services.dbprocessor import DbProcessor
+from exness.services.runtime import StopSignal
+from tests.conftest import _admin, with_database
+
+pytestmark = pytest.mark.integration
+
+T0 = 1_700_000_000_000_000
+MINUTE = 60_000_000
+
+
+@pytest.fixture
+async def db(database_url):
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+def processor(client, db, **options) -> DbProcessor:
+    options.setdefault("consumer", "live")
+    options.setdefault("block_ms", 50)
+    return DbProcessor(client, db, SnapshotStore(db, keep=2), **options)
+
+
+async def drain(service: DbProcessor) -> None:
+    for _ in range(20):
+        if await service.run_once() == 0:
+            return
+    raise AssertionError("the processor never ran out of entries")
+
+
+def held(order_id: str, user: str = "alice", margin: int = 777) -> Position:
+    return Position(order_id, user, "SOL", "long", margin, 10, 201_470_000, 181_323_000, T0)
+
+
+async def add_operation(client, operation) -> str:
+    return (await client.xadd(keys.DB_OPERATIONS, {"data": encode_operation(operation)})).decode()
+
+
+async def add_prices(client, *ticks: tuple[int, int]) -> None:
+    updates = [PriceTick("SOL", price, ts) for price, ts in ticks]
+    await client.xadd(keys.PRICE_STREAM, {"data": encode_price_updates(updates)})
+
+
+async def fetch(db, sql: str, **params) -> list:
+    async with db.connect() as connection:
+        return list(await connection.execute(text(sql), params))
+
+
+async def pending(client, stream: str) -> int:
+    return (await client.xpending(stream, keys.DBPROCESSOR_GROUP))["pending"]
+
+
+async def test_operations_snapshots_and_prices_end_to_end(redis_client, db):
+    client = redis_client
+    await add_operation(client, UserCreated("alice", "a@x.io", 500_000, T0))
+    for n in range(3):
+        await add_operation(client, TradeOpened(held(f"o{n}")))
+    await add_operation(client, TradeClosed(held("o1"), 202_000_000, 20, T0 + 1))
+    await add_prices(client, (201_000_000, T0 + 1), (202_500_000, T0 + 2))
+    await add_prices(client, (200_000_000, T0 + 3), (201_000_000, T0 + MINUTE))
+    for n in range(1, 21):
+        await client.xadd(keys.JOURNAL, {"data": b"{}"}, id=f"{n}-0")
+    state = Engine().to_snapshot()
+    for journal_id in ("5-0", "15-0", "10-0"):  # keep=2: "5-0" is pruned
+        entry = SnapshotEntry(journal_id, T0, state)
+        await client.xadd(keys.SNAPSHOTS, {"data": encode_snapshot(entry)})
+
+    service = processor(client, db, batch_size=3)  # several batches
+    await drain(service)
+
+    trades = await fetch(db, "SELECT order_id, margin, open_price, pnl, closed_at FROM trades")
+    assert {row.order_id for row in trades} == {"o0", "o1", "o2"}
+    closed = next(row for row in trades if row.order_id == "o1")
+    assert (closed.margin, closed.open_price, closed.pnl) == (
+        Decimal("7.77"),
+        Decimal("201.470000"),
+        Decimal("0.20"),
+    )
+    assert await fetch(db, "SELECT email FROM users") == [("a@x.io",)]
+    bars = await fetch(db, "SELECT open, high, low, close, ticks FROM price_bars ORDER BY bucket")
+    assert [tuple(row) for row in bars] == [
+        (Decimal(201), Decimal("202.5"), Decimal(200), Decimal(200), 3),
+        (Decimal(201), Decimal(201), Decimal(201), Decimal(201), 1),
+    ]
+    # acked, deleted from the engine's streams, kept in price_stream (the engine reads it)
+    for stream in (keys.DB_OPERATIONS, keys.SNAPSHOTS, keys.PRICE_STREAM):
+        assert await pending(client, stream) == 0
+    assert await client.xlen(keys.DB_OPERATIONS) == 0
+    assert await client.xlen(keys.SNAPSHOTS) == 0
+    assert await client.xlen(keys.PRICE_STREAM) == 2
+    # the journal is trimmed to the oldest kept snapshot
+    assert (await SnapshotStore(db).latest()).journal_id == "15-0"
+    assert (await client.xrange(keys.JOURNAL, count=1))[0][0] == b"10-0"
+    assert await client.xlen(keys.JOURNAL) == 11
+    assert await client.get(keys.JOURNAL_FLOOR) == b"10-0"
+    status = await service.status()
+    assert (status["pending"], status["lag"], status["deadLettered"]) == (0, 0, 0)
+    assert status["written"] == 5 + 2 + 3
+
+
+async def test_entries_a_dead_consumer_left_pending_are_written_once(redis_client, db):
+    client = redis_client
+    service = processor(client, db, claim_min_idle_ms=0)
+    await service.setup()
+    await add_operation(client, UserCreated("bob", None, 500_000, T0))
+    await add_operation(client, TradeOpened(held("o1", "bob")))
+    await add_prices(client, (201_000_000, T0), (203_000_000, T0 + 1))
+    # The dead consumer wrote the batch (it crashed before acking): the same rows again.
+    dead = processor(client, db, consumer="dead")
+    entries = await dead._read()
+    assert len(entries) == 3
+    await dead._write_main(
+        [op for _, op in dead._decode(entries).operations],
+        [p for _, p in dead._decode(entries).prices],
+    )
+    assert await pending(client, keys.DB_OPERATIONS) == 2
+
+    await drain(service)
+    assert service.claimed == 3
+    assert await fetch(db, "SELECT order_id, user_id FROM trades") == [("o1", "bob")]
+    assert await fetch(db, "SELECT ticks, high FROM price_bars") == [(2, Decimal(203))]
+    for stream in (keys.DB_OPERATIONS, keys.PRICE_STREAM):
+        assert await pending(client, stream) == 0
+
+
+async def test_a_poison_entry_is_dead_lettered_and_the_rest_written(redis_client, db):
+    client = redis_client
+    good = [
+        await add_operation(client, UserCreated("carol", "c@x.io", 500_000, T0)),
+        await add_operation(client, TradeOpened(held("o1", "carol"))),
+    ]
+    garbage = (await client.xadd(keys.DB_OPERATIONS, {"data": b"not json"})).decode()
+    unknown_op = (
+        await client.xadd(keys.DB_OPERATIONS, {"data": orjson.dumps({"op": "trade_exploded"})})
+    ).decode()
+    # Decode fine, but cannot be written: the email is carol's; there is no such asset.
+    taken = await add_operation(client, UserCreated("mallory", "c@x.io", 500_000, T0))
+    doge = Position("o2", "carol", "DOGE", "long", 100, 2, 1_000, 500, T0)
+    unknown_asset = await add_operation(client, TradeOpened(doge))
+    good.append(await add_operation(client, TradeClosed(held("o1", "carol"), 202_000_000, 5, T0)))
+    bad_price = (await client.xadd(keys.PRICE_STREAM, {"data": b"{}"})).decode()
+    no_data = (await client.xadd(keys.SNAPSHOTS, {"blob": b"\xff\xfe"})).decode()
+    await add_prices(client, (201_000_000, T0))
+
+    service = processor(client, db)
+    await drain(service)
+
+    letters = {
+        (fields[b"stream"].decode(), fields[b"id"].decode()): fields
+        for _, fields in await client.xrange(keys.DEAD_LETTERS)
+    }
+    operations = keys.DB_OPERATIONS
+    assert set(letters) == {
+        (operations, garbage),
+        (operations, unknown_op),
+        (operations, taken),
+        (operations, unknown_asset),
+        (keys.PRICE_STREAM, bad_price),
+        (keys.SNAPSHOTS, no_data),
+    }
+    assert letters[operations, garbage][b"data"] == b"not json"
+    assert b"trade_exploded" in letters[operations, unknown_op][b"error"]
+    assert b"users_email_key" in letters[operations, taken][b"error"]
+    assert b"unknown asset 'DOGE'" in letters[operations, unknown_asset][b"error"]
+    assert letters[keys.PRICE_STREAM, bad_price][b"data"] == b"{}"
+    assert orjson.loads(letters[keys.SNAPSHOTS, no_data][b"data"]) == {"blob": "\ufffd\ufffd"}
+    rows = await fetch(db, "SELECT order_id, pnl FROM trades")
+    assert rows == [("o1", Decimal("0.05"))]
+    assert await fetch(db, "SELECT ticks FROM price_bars") == [(1,)]
+    assert await pending(client, keys.DB_OPERATIONS) == 0
+    assert await client.xlen(keys.DB_OPERATIONS) == 0
+    assert await fetch(db, "SELECT id, email FROM users") == [("carol", "c@x.io")]
+    assert service.dead_lettered == 6
+    assert await client.xlen(keys.SNAPSHOTS) == 0
+
+
+async def test_nothing_is_acked_while_the_database_is_unavailable(redis_client, postgres_admin_url):
+    """A database without its tables refuses every write: entries stay pending, the loop backs
+    off, and once the database is migrated everything is written."""
+    name = f"late_{uuid.uuid4().hex[:12]}"
+    await _admin(postgres_admin_url, f'CREATE DATABASE "{name}"')
+    url = with_database(postgres_admin_url, name)
+    db = create_engine(url)
+    stop = StopSignal()
+    service = processor(redis_client, db, status_interval_s=0)
+    task = asyncio.create_task(service.run(stop))
+    try:
+        await add_operation(redis_client, UserCreated("dave", None, 500_000, T0))
+        await add_operation(redis_client, TradeOpened(held("o1", "dave")))
+
+        async def both_pending() -> bool:
+            return await pending(redis_client, keys.DB_OPERATIONS) == 2
+
+        await wait_for(both_pending)
+        await asyncio.sleep(0.5)  # a few failed attempts
+        assert await both_pending()
+        assert "does not exist" in service.last_error
+        status = orjson.loads(await redis_client.get(keys.DBPROCESSOR_STATUS))
+        assert status["lastError"] and status["pending"] == 2
+
+        await run_migrations(url)
+
+        async def written() -> bool:
+            return bool(await fetch(db, "SELECT 1 FROM trades"))
+
+        await wait_for(written, timeout=15)
+        await wait_for(lambda: service.written == 2)
+        assert await pending(redis_client, keys.DB_OPERATIONS) == 0
+    finally:
+        stop.event.set()
+        await asyncio.wait_for(task, 5)
+        await db.dispose()
+        await _admin(postgres_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_it_survives_a_redis_restart_and_stops_on_signal(own_valkey, db):
+    client = aioredis.Redis.from_url(own_valkey.url, socket_timeout=2)
+    stop = StopSignal()
+    service = processor(client, db, block_ms=200)
+    task = asyncio.create_task(service.run(stop))
+    try:
+        await add_operation(client, UserCreated("erin", None, 500_000, T0))
+        await wait_for(lambda: service.written == 1)
+
+        await asyncio.to_thread(own_valkey.stop)
+        await wait_for(lambda: service.last_error is not None)
+        await asyncio.to_thread(own_valkey.start)  # AOF: groups and pending entries are kept
+
+        await add_operation(client, TradeOpened(held("o1", "erin")))
+        await wait_for(lambda: service.written == 2, timeout=15)
+        assert await fetch(db, "SELECT user_id FROM trades") == [("erin",)]
+    finally:
+        stop.event.set()
+        started = time.monotonic()
+        await asyncio.wait_for(task, 5)
+        assert time.monotonic() - started < 2  # a blocked read is short; the loop notices
+        await client.aclose()
+
+
+async def test_it_survives_postgres_dropping_its_connections(redis_client, db, database_url):
+    """What a PostgreSQL restart does to a pool: every connection is cut."""
+    stop = StopSignal()
+    service = processor(redis_client, db)
+    task = asyncio.create_task(service.run(stop))
+    try:
+        await add_operation(redis_client, UserCreated("frank", None, 500_000, T0))
+        await wait_for(lambda: service.written == 1)
+        admin = create_engine(database_url)
+        try:
+            await fetch(
+                admin,
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )
+        finally:
+            await admin.dispose()
+        await add_operation(redis_client, TradeOpened(held("o1", "frank")))
+        await wait_for(lambda: service.written == 2)
+        assert await fetch(db, "SELECT user_id FROM trades") == [("frank",)]
+        assert await pending(redis_client, keys.DB_OPERATIONS) == 0
+    finally:
+        stop.event.set()
+        await asyncio.wait_for(task, 5)
+
+
+async def wait_for(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not met in time")

@@ -1,0 +1,269 @@
+"""The JSON of Redis entries: commands, replies, price entries, DB operations, snapshots."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from exness.codec import CodecError
+from exness.codec.commands import (
+    BadCommand,
+    Envelope,
+    decode_command,
+    decode_reply,
+    encode_command,
+    encode_reply,
+)
+from exness.codec.operations import (
+    SnapshotEntry,
+    decode_operation,
+    decode_snapshot,
+    encode_operation,
+    encode_snapshot,
+)
+from exness.codec.prices import (
+    decode_price_entry,
+    decode_price_key,
+    encode_price_key,
+    encode_price_updates,
+    stream_id_us,
+)
+from exness.domain import (
+    CloseTrade,
+    CreateTrade,
+    InitializeWallet,
+    Position,
+    PriceTick,
+    Reply,
+    TradeClosed,
+    TradeLiquidated,
+    TradeOpened,
+    UserCreated,
+)
+from exness.domain.messages import GetOpenTrades, GetUsdcBalance, GetUserBalance, Quote
+
+TS = 1_700_000_000_000_000
+
+
+def command(kind: str, **fields) -> bytes:
+    body = {"v": 1, "type": kind, "requestId": "r1", "userId": "u1", "replyTo": "engine_replies:s"}
+    body.update(fields)
+    return orjson.dumps(body)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            command(
+                "CREATE_TRADE",
+                data={
+                    "orderId": "o1",
+                    "asset": "SOL",
+                    "type": "long",
+                    "margin": 1000,
+                    "leverage": 10,
+                    "slippage": 50,
+                    "price": 201_470_000,
+                },
+            ),
+            CreateTrade("r1", "u1", "o1", "SOL", "long", 1000, 10, 50, 201_470_000, TS),
+        ),
+        (
+            command(
+                "CREATE_TRADE",
+                data={"orderId": "o1", "asset": "BTC", "type": "short", "margin": 5, "leverage": 1},
+            ),
+            CreateTrade("r1", "u1", "o1", "BTC", "short", 5, 1, 100, None, TS),
+        ),
+        (command("CLOSE_TRADE", data={"orderId": "o1"}), CloseTrade("r1", "u1", "o1", TS)),
+        (
+            command("INITIALIZE_WALLET", data={"email": "a@b.c"}),
+            InitializeWallet("r1", "u1", TS, "a@b.c"),
+        ),
+        (command("INITIALIZE_WALLET"), InitializeWallet("r1", "u1", TS, None)),
+        (command("GET_USER_BALANCE"), GetUserBalance("r1", "u1", TS)),
+        (command("GET_USDC_BALANCE"), GetUsdcBalance("r1", "u1", TS)),
+        (command("GET_OPEN_TRADES"), GetOpenTrades("r1", "u1", TS)),
+    ],
+)
+def test_commands_decode_with_the_engine_time(raw, expected):
+    decoded = decode_command(raw, TS)
+    assert decoded == Envelope(expected, "engine_replies:s")
+
+
+def test_a_producer_time_is_ignored():
+    raw = command("GET_USDC_BALANCE", ts=1)
+    assert decode_command(raw, TS).command.ts == TS
+
+
+@pytest.mark.parametrize(
+    ("raw", "answerable", "mentions"),
+    [
+        (b"not json", False, "JSON"),
+        (b"[1,2]", False, "object"),
+        (orjson.dumps({"type": "GET_USDC_BALANCE", "userId": "u"}), False, "requestId"),
+        (command("SELL_EVERYTHING"), True, "unknown command type"),
+        (
+            command("CREATE_TRADE", data={"orderId": "o", "asset": "SOL", "type": "up"}),
+            True,
+            "type",
+        ),
+        (
+            command(
+                "CREATE_TRADE",
+                data={
+                    "orderId": "o",
+                    "asset": "SOL",
+                    "type": "long",
+                    "margin": 10.5,
+                    "leverage": 2,
+                },
+            ),
+            True,
+            "margin",
+        ),
+        (
+            command(
+                "CREATE_TRADE",
+                data={
+                    "orderId": "o",
+                    "asset": "SOL",
+                    "type": "long",
+                    "margin": "10",
+                    "leverage": 2,
+                },
+            ),
+            True,
+            "margin",
+        ),
+        (command("CLOSE_TRADE", data={}), True, "orderId"),
+        (command("CLOSE_TRADE", data=[1]), True, "data"),
+        (command("INITIALIZE_WALLET", userId=""), True, "userId"),
+    ],
+)
+def test_bad_commands_are_reported_and_answered_when_possible(raw, answerable, mentions):
+    decoded = decode_command(raw, TS)
+    assert isinstance(decoded, BadCommand)
+    assert mentions in decoded.message
+    reply = decoded.reply()
+    assert (reply is not None) == answerable
+    if reply:
+        assert reply.code == "INVALID_COMMAND" and not reply.ok
+
+
+def test_encode_command_round_trips():
+    raw = encode_command("CLOSE_TRADE", "r9", "u9", "engine_replies:x", {"orderId": "o9"})
+    assert decode_command(raw, TS) == Envelope(CloseTrade("r9", "u9", "o9", TS), "engine_replies:x")
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply("r1", True, {"orderId": "o1", "balance": 5}),
+        Reply("r2", False, None, "STALE_PRICE", "the newest SOL price is 12.0 s old"),
+    ],
+)
+def test_replies_round_trip(reply):
+    assert decode_reply(encode_reply(reply)) == reply
+
+
+def test_bad_reply_is_a_codec_error():
+    with pytest.raises(CodecError):
+        decode_reply(b'{"ok": true}')
+
+
+# ---- prices --------------------------------------------------------------------------------
+
+
+def test_price_entry_keeps_every_update_in_order_with_defaults():
+    data = orjson.dumps(
+        {
+            "price_updates": [
+                {"asset": "SOL", "price": 201_470_000, "decimals": 6, "ts": 5},
+                {"asset": "SOL", "price": 20147, "decimals": 2},  # rescaled exactly
+                {
+                    "asset": "BTC",
+                    "price": 600_000_000,
+                    "decimals": 4,
+                    "bid": 599_990_000,
+                    "ask": 600_010_000,
+                },
+            ]
+        }
+    )
+    ticks, problems = decode_price_entry("1700000000123-0", data)
+    assert problems == []
+    assert ticks == [
+        PriceTick("SOL", 201_470_000, 5),
+        PriceTick("SOL", 201_470_000, 1_700_000_000_123_000),
+        PriceTick("BTC", 600_000_000, 1_700_000_000_123_000, 599_990_000, 600_010_000),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("update", "mentions"),
+    [
+        ({"asset": "DOGE", "price": 1}, "unknown asset"),
+        ({"asset": "SOL", "price": 0}, "price"),
+        ({"asset": "SOL", "price": 1.5}, "price"),
+        ({"asset": "SOL", "price": "201"}, "price"),
+        ({"asset": "SOL", "price": 1_234_567, "decimals": 7}, "decimals"),
+        ({"asset": "SOL", "price": 10, "decimals": 40}, "decimals"),
+        ({"asset": "SOL", "price": 10, "bid": 11, "ask": 9}, "bid is above ask"),
+        ({"asset": "SOL", "price": 10, "ts": -1}, "ts"),
+        ("not an object", "object"),
+    ],
+)
+def test_bad_updates_are_skipped_and_the_rest_kept(update, mentions):
+    data = orjson.dumps({"price_updates": [update, {"asset": "ETH", "price": 3}]})
+    ticks, problems = decode_price_entry("1-0", data)
+    assert ticks == [PriceTick("ETH", 3, 1000)]
+    assert len(problems) == 1 and mentions in problems[0]
+
+
+@pytest.mark.parametrize("data", [b"nope", b"{}", b'{"price_updates": 3}'])
+def test_unusable_price_entries_are_codec_errors(data):
+    with pytest.raises(CodecError):
+        decode_price_entry("1-0", data)
+
+
+def test_price_updates_and_keys_round_trip():
+    ticks = [PriceTick("SOL", 150_000_000, 7, 149_990_000, 150_010_000), PriceTick("BTC", 1, 8)]
+    assert decode_price_entry("9-0", encode_price_updates(ticks))[0] == ticks
+    quote = Quote(150_000_000, 7, 149_990_000, 150_010_000)
+    assert decode_price_key(encode_price_key("SOL", quote)) == quote
+    assert stream_id_us(b"12-3") == 12_000
+
+
+# ---- DB operations and snapshots -------------------------------------------------------------
+
+POSITION = Position("o1", "u1", "ETH", "short", 777, 9, 3_000_000_000, 3_333_333_334, TS)
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        UserCreated("u1", "a@b.c", 500_000, TS),
+        UserCreated("u2", None, 500_000, TS),
+        TradeOpened(POSITION),
+        TradeClosed(POSITION, 2_999_990_000, 0, TS + 1),
+        TradeLiquidated(POSITION, 3_400_000_000, -777, TS + 2),
+    ],
+)
+def test_db_operations_round_trip(operation):
+    decoded = decode_operation(encode_operation(operation))
+    assert decoded == operation and type(decoded) is type(operation)
+
+
+@pytest.mark.parametrize("raw", [b"x", b'{"op": "trade_opened"}', b'{"op": "explode"}'])
+def test_bad_db_operations_are_codec_errors(raw):
+    with pytest.raises(CodecError):
+        decode_operation(raw)
+
+
+def test_snapshots_round_trip():
+    entry = SnapshotEntry("12-0", TS, {"version": 1, "balances": {"u": 1}})
+    assert decode_snapshot(encode_snapshot(entry)) == entry
+    with pytest.raises(CodecError):
+        decode_snapshot(b"{}")
