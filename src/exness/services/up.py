@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -38,11 +39,19 @@ log = get_logger(__name__)
 # processor stops last, after the engine's final snapshot.
 SERVICES = ("dbprocessor", "engine", "poller", "server")
 STOP_TIMEOUT_S = 15.0
+_PR_SET_PDEATHSIG = 1
 READY_TIMEOUT_S = 60.0
 
 
 def say(message: str) -> None:
     print(f"exness up | {message}", file=sys.stderr, flush=True)
+
+
+def _terminate_with_parent() -> None:
+    """In the child, before exec: ask Linux for SIGTERM when the parent exits."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -68,7 +77,15 @@ class Supervisor:
         self.stopping = False
 
     def start(self, child: Child) -> None:
-        child.process = subprocess.Popen([sys.executable, "-m", "exness", child.name], env=self.env)
+        # A session of its own, so Ctrl-C (SIGINT to the terminal's process group) reaches
+        # only this supervisor, which then stops the services in order; and SIGTERM from
+        # the kernel if the supervisor dies, so no service outlives it.
+        child.process = subprocess.Popen(
+            [sys.executable, "-m", "exness", child.name],
+            env=self.env,
+            start_new_session=True,
+            preexec_fn=_terminate_with_parent,
+        )
         child.started_at = time.monotonic()
         say(f"{child.name:<12} started   pid {child.process.pid}")
 

@@ -7,6 +7,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from redis.exceptions import RedisError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from exness.adapters.rpc import EngineTimeout, EngineUnavailable
@@ -88,6 +91,28 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(EngineUnavailable)
     async def engine_unavailable(_: Request, error: EngineUnavailable) -> ExactJSONResponse:
         return failure(503, str(error), "ENGINE_UNAVAILABLE")
+
+    @app.exception_handler(RedisError)
+    async def redis_down(_: Request, error: RedisError) -> ExactJSONResponse:
+        log.warning("redis unavailable", error=repr(error))
+        return failure(503, "the platform's message bus is unavailable; retry", "UNAVAILABLE")
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, error: DBAPIError) -> ExactJSONResponse:
+        if error.connection_invalidated or isinstance(error, OperationalError | InterfaceError):
+            log.warning("database unavailable", error=repr(error))
+            return failure(503, "the database is unavailable; retry", "UNAVAILABLE")
+        log.exception("database error", path=request.url.path)
+        return failure(500, "internal error", "INTERNAL")
+
+    @app.exception_handler(SQLAlchemyTimeout)
+    async def database_busy(_: Request, error: SQLAlchemyTimeout) -> ExactJSONResponse:
+        return failure(503, "the database is busy; retry", "UNAVAILABLE")
+
+    @app.exception_handler(OSError)
+    async def unreachable(_: Request, error: OSError) -> ExactJSONResponse:
+        log.warning("a store is unreachable", error=repr(error))
+        return failure(503, "a store is unreachable; retry", "UNAVAILABLE")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> ExactJSONResponse:
