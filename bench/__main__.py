@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("engine",)
+BENCHMARKS = ("engine", "recovery", "e2e")
 
 
 def main(names: list[str]) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -32,8 +34,12 @@ def with_database(url: str, database: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def stores_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("stores")
+def stores_dir() -> Iterator[Path]:
+    # Not under pytest's basetemp: pytest deletes old basetemp folders when another session
+    # starts, and a store must not lose its data directory while this session runs.
+    path = Path(tempfile.mkdtemp(prefix="exness-test-stores-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +47,7 @@ def redis_server_url(stores_dir: Path) -> Iterator[str]:
     if url := os.environ.get("TEST_REDIS_URL"):
         yield url
         return
-    valkey = EmbeddedValkey(stores_dir / "valkey")
+    valkey = EmbeddedValkey(stores_dir / "valkey", tied_to_parent=True)
     yield valkey.start()
     valkey.stop()
 
@@ -56,7 +62,7 @@ def postgres_admin_url(stores_dir: Path) -> Iterator[str]:
     postgres.stop()
 
 
-async def _admin(admin_url: str, *statements: str) -> None:
+async def admin_sql(admin_url: str, *statements: str) -> None:
     connection = await asyncpg.connect(asyncpg_dsn(admin_url))
     try:
         for statement in statements:
@@ -71,7 +77,7 @@ def template_database(postgres_admin_url: str) -> str:
     from exness.adapters.db.migrate import run_migrations
 
     async def build() -> None:
-        await _admin(
+        await admin_sql(
             postgres_admin_url,
             f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)',
             f'CREATE DATABASE "{TEMPLATE}"',
@@ -86,9 +92,9 @@ def template_database(postgres_admin_url: str) -> str:
 @pytest.fixture
 async def database_url(postgres_admin_url: str, template_database: str) -> AsyncIterator[str]:
     name = f"t_{uuid.uuid4().hex[:16]}"
-    await _admin(postgres_admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    await admin_sql(postgres_admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
     yield with_database(postgres_admin_url, name)
-    await _admin(postgres_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin_sql(postgres_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -109,7 +115,7 @@ async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 @pytest.fixture
 def own_valkey(tmp_path: Path) -> Iterator[EmbeddedValkey]:
     """A Valkey of the test's own, for tests that kill or restart it."""
-    valkey = EmbeddedValkey(tmp_path / "valkey")
+    valkey = EmbeddedValkey(tmp_path / "valkey", tied_to_parent=True)
     valkey.start()
     yield valkey
     valkey.stop()

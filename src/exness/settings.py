@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     price_feed: Literal["backpack", "sim"] = "backpack"
     backpack_ws_url: str = "wss://ws.backpack.exchange"
     sim_seed: int | None = None
+    # The poller appends what arrived every PRICE_BATCH_MS (SPEC §2: about every 100 ms);
+    # 0 writes each update on arrival, batching only what comes while a write is in flight.
+    price_batch_ms: int = Field(100, ge=0, le=10_000)
     price_max_age_s: float = Field(10.0, gt=0)
     snapshot_interval_s: float = Field(20.0, gt=0)
     snapshots_kept: int = Field(5, ge=1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email
+import email.policy
 import json
 import os
 import re
@@ -88,7 +89,8 @@ class Mailbox:
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd calls it by this name
         with self.lock:
-            self.messages.append(email.message_from_bytes(envelope.content))
+            mail = email.message_from_bytes(envelope.content, policy=email.policy.default)
+            self.messages.append(mail)
         return "250 OK"
 
     def links_to(self, address: str) -> list[str]:
@@ -146,6 +148,20 @@ class Stack:
         except (httpx.HTTPError, ValueError):
             return {}
 
+    def wait_ready(self) -> None:
+        """Until the server reports its stores, the engine and the DB processor healthy and
+        the poller is connected to the feed."""
+        wait_until(
+            lambda: (
+                {"redis", "database", "engine", "dbprocessor"}
+                <= {k for k, v in self.health().items() if isinstance(v, dict) and v.get("ok")}
+            ),
+            60,
+            "the stack to report healthy",
+            every=0.1,
+        )
+        wait_until(lambda: self.feed.state()["connections"], 20, "the poller to connect")
+
 
 def stack_env(tmp_path: Path, redis_url: str, database_url: str, feed_url: str, smtp_port: int):
     port = free_port()
@@ -188,16 +204,7 @@ def stack(
     services.start(*SERVICES)
     running = Stack(services, f"http://127.0.0.1:{port}", env, feed, box)
     try:
-        wait_until(
-            lambda: (
-                {"redis", "database", "engine", "dbprocessor"}
-                <= {k for k, v in running.health().items() if isinstance(v, dict) and v.get("ok")}
-            ),
-            60,
-            "the stack to report healthy",
-            every=0.1,
-        )
-        wait_until(lambda: feed.state()["connections"], 20, "the poller to connect to the feed")
+        running.wait_ready()
         yield running
     finally:
         services.stop_all()

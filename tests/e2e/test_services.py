@@ -7,32 +7,20 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-import asyncpg
 import orjson
 import pytest
 import redis
 
 from exness.adapters import keys
-from exness.adapters.db.urls import asyncpg_dsn
 from exness.codec.commands import decode_reply, encode_command
 from exness.codec.prices import decode_price_key
-from tests.e2e.conftest import Stack, run
+from tests.e2e.api import db_fetch
+from tests.e2e.conftest import Stack
 from tests.e2e.processes import wait_until
 
 pytestmark = pytest.mark.e2e
 
 REPLIES = "engine_replies:e2e"
-
-
-def fetch(database_url: str, sql: str, *args):
-    async def go():
-        connection = await asyncpg.connect(asyncpg_dsn(database_url))
-        try:
-            return await connection.fetch(sql, *args)
-        finally:
-            await connection.close()
-
-    return run(go())
 
 
 class Bus:
@@ -73,7 +61,7 @@ def test_quotes_trades_and_liquidations_flow_through_the_services(stack: Stack):
     assert opened["ok"], opened
     assert opened["data"]["liquidationPrice"] == 135_000_000
     [row] = wait_until(
-        lambda: fetch(database, "SELECT * FROM trades WHERE order_id = $1", order_id),
+        lambda: db_fetch(database, "SELECT * FROM trades WHERE order_id = $1", order_id),
         20,
         "the trades row",
     )
@@ -83,7 +71,7 @@ def test_quotes_trades_and_liquidations_flow_through_the_services(stack: Stack):
     # a quote through the liquidation price liquidates it into the trades table
     stack.feed.quote("SOL_USDC", "134.990000")
     [row] = wait_until(
-        lambda: fetch(
+        lambda: db_fetch(
             database, "SELECT * FROM trades WHERE order_id = $1 AND liquidated", order_id
         ),
         20,
@@ -108,7 +96,7 @@ def test_bad_entries_on_every_stream_are_skipped_without_stopping_a_service(stac
     wait_until(lambda: bus.redis.get(keys.price_key("ETH")), 20, "price-ETH")
     assert bus.ask("INITIALIZE_WALLET", "trader-2")["ok"]
     wait_until(
-        lambda: fetch(stack.env["DATABASE_URL"], "SELECT id FROM users WHERE id = 'trader-2'"),
+        lambda: db_fetch(stack.env["DATABASE_URL"], "SELECT id FROM users WHERE id = 'trader-2'"),
         20,
         "the user row",
     )

@@ -14,7 +14,7 @@ from exness.adapters.db.migrate import run_migrations
 from exness.adapters.db.models import Base, SnapshotBase
 from exness.adapters.db.session import create_engine
 from exness.domain.assets import ASSETS
-from tests.conftest import _admin, with_database
+from tests.conftest import admin_sql, with_database
 
 pytestmark = pytest.mark.integration
 
@@ -23,9 +23,9 @@ pytestmark = pytest.mark.integration
 async def empty_databases(postgres_admin_url):
     """Two brand-new, unmigrated databases."""
     names = [f"m_{uuid.uuid4().hex[:16]}" for _ in range(2)]
-    await _admin(postgres_admin_url, *(f'CREATE DATABASE "{name}"' for name in names))
+    await admin_sql(postgres_admin_url, *(f'CREATE DATABASE "{name}"' for name in names))
     yield [with_database(postgres_admin_url, name) for name in names]
-    await _admin(
+    await admin_sql(
         postgres_admin_url, *(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)' for n in names)
     )
 

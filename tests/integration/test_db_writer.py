@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import asyncpg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,11 +16,13 @@ from sqlalchemy import select, text
 from exness.adapters.db.models import PriceBar, Trade, User
 from exness.adapters.db.session import create_engine
 from exness.adapters.db.snapshots import SnapshotStore
+from exness.adapters.db.urls import asyncpg_dsn
 from exness.adapters.db.writer import DataRejected, DbWriter, PriceEntry
 from exness.codec.operations import SnapshotEntry
 from exness.domain import Engine
 from exness.domain.messages import PriceTick, TradeClosed, TradeLiquidated, TradeOpened, UserCreated
 from exness.domain.positions import Position
+from exness.services.dbprocessor import is_data_error
 from tests.unit.helpers import Desk
 
 pytestmark = pytest.mark.integration
@@ -204,6 +208,64 @@ async def test_a_bad_operation_rolls_back_its_whole_batch(writer, db):
     assert await trades(db) == {}
 
 
+async def test_numbers_keep_every_digit_up_to_the_columns_limits(writer, db):
+    # NUMERIC(20,2) and NUMERIC(30,10) at their widest; SOL prices have 6 decimals
+    held = position("o1", margin=10**20 - 1, open_price=10**26 - 1, liquidation_price=1)
+    await writer.write([TradeClosed(held, 10**25 + 3, -(10**20 - 1), T0 + 1)])
+    row = (await trades(db))["o1"]
+    assert row.margin == Decimal("999999999999999999.99")
+    assert row.open_price == Decimal("99999999999999999999.999999")
+    assert row.liquidation_price == Decimal("0.000001")
+    assert row.close_price == Decimal("10000000000000000000.000003")
+    assert row.pnl == Decimal("-999999999999999999.99")
+
+
+async def test_a_number_too_wide_for_its_column_is_rejected_not_retried(writer, db):
+    with pytest.raises(DataRejected, match="numeric field overflow"):
+        await writer.write([TradeOpened(position("o1", margin=10**20))])
+    assert await trades(db) == {}
+
+
+async def test_write_in_runs_in_the_callers_transaction(writer, db):
+    with pytest.raises(RuntimeError):
+        async with db.begin() as connection:
+            await writer.write_in(connection, [TradeOpened(position("o1"))])
+            raise RuntimeError("the caller gives up: nothing is written")
+    assert await trades(db) == {}
+    merged = PriceEntry("1-0", [tick(SOL_PRICE, M0)])
+    await writer.write([], [merged])
+    async with db.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO users (id, created_at) VALUES ('alice', :at)"),
+            {"at": datetime(2023, 1, 1, tzinfo=UTC)},
+        )
+        new = PriceEntry("2-0", [tick(SOL_PRICE + 1, M0 + 1)])
+        await writer.write_in(connection, [TradeOpened(position("o2"))], [merged, new])
+    assert set(await trades(db)) == {"o2"}
+    assert [bar.ticks for bar in (await bars(db)).values()] == [2]
+
+
+async def test_a_kept_connection_that_died_is_replaced(db, database_url):
+    writer = DbWriter(db, keep_connection=True)
+    await writer.write([UserCreated("ivy", None, 500_000, T0)])
+    admin = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:  # what a PostgreSQL restart does to the kept connection
+        others = "datname = current_database() AND pid <> pg_backend_pid()"
+        await admin.execute(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {others}"
+        )
+        while await admin.fetchval(f"SELECT count(*) FROM pg_stat_activity WHERE {others}"):
+            await asyncio.sleep(0.01)
+    finally:
+        await admin.close()
+    with pytest.raises(Exception) as failed:
+        await writer.write([TradeOpened(position("o1", "ivy"))])
+    assert not is_data_error(failed.value)  # an outage: the DB processor retries the batch
+    await writer.write([TradeOpened(position("o1", "ivy"))])  # on a new connection
+    await writer.release()
+    assert set(await trades(db)) == {"o1"}
+
+
 # ---- price bars ------------------------------------------------------------------------------
 
 MINUTE = 60_000_000
@@ -251,6 +313,21 @@ async def test_ticks_become_minute_bars_and_a_redelivery_counts_once(writer, db)
     await writer.write([], [PriceEntry("1002-0", [tick(190_000_000, M0 + 1)])])
     sol = (await bars(db))[(1, minute)]
     assert ohlc(sol) == (Decimal("190"), Decimal("205"), Decimal("190"), Decimal("202"), 5)
+
+
+async def test_a_batch_with_a_redelivered_entry_merges_only_what_is_new(writer, db):
+    redelivered = PriceEntry("1000-0", [tick(201_000_000, M0 + 5), tick(650_000_000, M0, "BTC")])
+    await writer.write([], [redelivered])
+    new = PriceEntry("1001-0", [tick(205_000_000, M0 + 10), tick(199_000_000, M0 + MINUTE)])
+    await writer.write([TradeOpened(position("o1"))], [redelivered, new])
+    found = await bars(db)
+    minute = datetime.fromtimestamp(M0 // 1_000_000, UTC)
+    next_minute = datetime.fromtimestamp(M0 // 1_000_000 + 60, UTC)
+    assert ohlc(found[(1, minute)]) == (Decimal(201), Decimal(205), Decimal(201), Decimal(205), 2)
+    assert (found[(1, minute)].last_entry_ms, found[(1, minute)].last_entry_seq) == (1001, 0)
+    assert ohlc(found[(3, minute)]) == (Decimal(65000),) * 4 + (1,)  # only the redelivered one
+    assert ohlc(found[(1, next_minute)]) == (Decimal(199),) * 4 + (1,)
+    assert set(await trades(db)) == {"o1"}
 
 
 async def test_old_bars_are_dropped(writer, db):

@@ -16,14 +16,26 @@ from exness.adapters import keys
 from exness.adapters.db.migrate import run_migrations
 from exness.adapters.db.session import create_engine
 from exness.adapters.db.snapshots import SnapshotStore
-from exness.codec.operations import SnapshotEntry, encode_operation, encode_snapshot
+from exness.adapters.db.writer import us_to_datetime
+from exness.codec.operations import (
+    SnapshotEntry,
+    encode_operation,
+    encode_operations,
+    encode_snapshot,
+)
 from exness.codec.prices import encode_price_updates
 from exness.domain import Engine
-from exness.domain.messages import PriceTick, TradeClosed, TradeOpened, UserCreated
+from exness.domain.messages import (
+    PriceTick,
+    TradeClosed,
+    TradeLiquidated,
+    TradeOpened,
+    UserCreated,
+)
 from exness.domain.positions import Position
 from exness.services.dbprocessor import DbProcessor
 from exness.services.runtime import StopSignal
-from tests.conftest import _admin, with_database
+from tests.conftest import admin_sql, with_database
 
 pytestmark = pytest.mark.integration
 
@@ -57,6 +69,12 @@ def held(order_id: str, user: str = "alice", margin: int = 777) -> Position:
 
 async def add_operation(client, operation) -> str:
     return (await client.xadd(keys.DB_OPERATIONS, {"data": encode_operation(operation)})).decode()
+
+
+async def add_ops(client, *operations) -> str:
+    """One entry of several operations, as the engine writes them."""
+    entry = {"ops": encode_operations(list(operations))}
+    return (await client.xadd(keys.DB_OPERATIONS, entry)).decode()
 
 
 async def add_prices(client, *ticks: tuple[int, int]) -> None:
@@ -136,6 +154,7 @@ async def test_entries_a_dead_consumer_left_pending_are_written_once(redis_clien
         [op for _, op in dead._decode(entries).operations],
         [p for _, p in dead._decode(entries).prices],
     )
+    await dead.close()
     assert await pending(client, keys.DB_OPERATIONS) == 2
 
     await drain(service)
@@ -197,11 +216,93 @@ async def test_a_poison_entry_is_dead_lettered_and_the_rest_written(redis_client
     assert await client.xlen(keys.SNAPSHOTS) == 0
 
 
+async def test_an_ops_entry_dead_letters_only_its_bad_operations(redis_client, db):
+    client = redis_client
+    created = UserCreated("gina", "g@x.io", 500_000, T0)
+    opened = TradeOpened(held("o1", "gina"))
+    broken = {"op": "trade_opened", "orderId": "o2"}  # no user, asset, prices...
+    taken = UserCreated("mallory", "g@x.io", 500_000, T0)  # decodes, but the email is gina's
+    closed = TradeClosed(held("o1", "gina"), 202_000_000, 5, T0 + 1)
+    bodies = [orjson.loads(encode_operation(op)) for op in (created, opened)]
+    bodies += [
+        broken,
+        orjson.loads(encode_operation(taken)),
+        orjson.loads(encode_operation(closed)),
+    ]
+    entry = (await client.xadd(keys.DB_OPERATIONS, {"ops": orjson.dumps(bodies)})).decode()
+
+    service = processor(client, db)
+    await drain(service)
+
+    letters = [fields for _, fields in await client.xrange(keys.DEAD_LETTERS)]
+    assert [(f[b"stream"].decode(), f[b"id"].decode()) for f in letters] == [
+        (keys.DB_OPERATIONS, entry)
+    ] * 2
+    # each letter holds the one operation, not the whole entry
+    assert orjson.loads(letters[0][b"data"]) == broken
+    assert letters[0][b"error"].startswith(b"operation 2: bad DB operation")
+    assert orjson.loads(letters[1][b"data"]) == orjson.loads(encode_operation(taken))
+    assert b"users_email_key" in letters[1][b"error"]
+    assert await fetch(db, "SELECT order_id, pnl FROM trades") == [("o1", Decimal("0.05"))]
+    assert await fetch(db, "SELECT id, email FROM users") == [("gina", "g@x.io")]
+    assert (service.written, service.dead_lettered) == (3, 2)
+    assert await pending(client, keys.DB_OPERATIONS) == 0
+    assert await client.xlen(keys.DB_OPERATIONS) == 0
+
+
+@pytest.mark.parametrize("batch_size", [1, 500], ids=["entry by entry", "one batch"])
+async def test_ops_entries_converge_whatever_the_order_and_repetition(redis_client, db, batch_size):
+    client = redis_client
+    opened, opened2 = TradeOpened(held("o1", "hana")), TradeOpened(held("o2", "hana"))
+    closed = TradeClosed(held("o1", "hana"), 202_000_000, 5, T0 + 1)
+    liquidated = TradeLiquidated(held("o2", "hana"), 181_000_000, -777, T0 + 2)
+    created = UserCreated("hana", "h@x.io", 500_000, T0 - 5)
+    late = UserCreated("hana", None, 500_000, T0 + 9)  # no email, later: changes nothing
+    await add_ops(client, closed, liquidated, opened)  # closed before opened, trades before user
+    await add_ops(client, opened, opened2, closed, late)  # repeated across entries
+    await add_ops(client, created, opened, closed, created)
+    await add_ops(client)  # an engine batch without DB operations
+
+    service = processor(client, db, batch_size=batch_size)
+    await drain(service)
+
+    rows = await fetch(
+        db,
+        "SELECT order_id, margin, open_price, close_price, pnl, liquidated, closed_at "
+        "FROM trades ORDER BY order_id",
+    )
+    assert [tuple(row) for row in rows] == [
+        ("o1", Decimal("7.77"), Decimal("201.47"), Decimal(202), Decimal("0.05"), False,
+         us_to_datetime(T0 + 1)),
+        ("o2", Decimal("7.77"), Decimal("201.47"), Decimal(181), Decimal("-7.77"), True,
+         us_to_datetime(T0 + 2)),
+    ]  # fmt: skip
+    assert await fetch(db, "SELECT id, email, created_at FROM users") == [
+        ("hana", "h@x.io", us_to_datetime(T0 - 5))
+    ]
+    assert (service.written, service.dead_lettered) == (11, 0)
+    assert await client.xlen(keys.DB_OPERATIONS) == 0
+
+
+async def test_thousands_of_entries_are_acked_and_deleted_in_one_batch(redis_client, db):
+    client = redis_client
+    pipe = client.pipeline(transaction=False)
+    for n in range(2_500):  # more ids than the ack script hands to one XACK
+        pipe.xadd(keys.DB_OPERATIONS, {"ops": encode_operations([TradeOpened(held(f"o{n}"))])})
+    await pipe.execute()
+    service = processor(client, db, batch_size=5_000)
+    assert await service.run_once() == 2_500
+    await service.close()
+    assert await pending(client, keys.DB_OPERATIONS) == 0
+    assert await client.xlen(keys.DB_OPERATIONS) == 0
+    assert await fetch(db, "SELECT count(*) FROM trades") == [(2_500,)]
+
+
 async def test_nothing_is_acked_while_the_database_is_unavailable(redis_client, postgres_admin_url):
     """A database without its tables refuses every write: entries stay pending, the loop backs
     off, and once the database is migrated everything is written."""
     name = f"late_{uuid.uuid4().hex[:12]}"
-    await _admin(postgres_admin_url, f'CREATE DATABASE "{name}"')
+    await admin_sql(postgres_admin_url, f'CREATE DATABASE "{name}"')
     url = with_database(postgres_admin_url, name)
     db = create_engine(url)
     stop = StopSignal()
@@ -233,7 +334,7 @@ async def test_nothing_is_acked_while_the_database_is_unavailable(redis_client, 
         stop.event.set()
         await asyncio.wait_for(task, 5)
         await db.dispose()
-        await _admin(postgres_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin_sql(postgres_admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def test_it_survives_a_redis_restart_and_stops_on_signal(own_valkey, db):

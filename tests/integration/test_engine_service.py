@@ -13,7 +13,7 @@ from exness.adapters.bus import EngineBus, InputWaiter
 from exness.adapters.db.session import create_engine
 from exness.adapters.db.snapshots import SnapshotStore
 from exness.codec.commands import decode_reply, encode_command
-from exness.codec.operations import decode_operation, decode_snapshot
+from exness.codec.operations import decode_operations, decode_snapshot
 from exness.codec.prices import decode_price_key, encode_price_updates
 from exness.domain import EngineConfig, PriceTick, TradeLiquidated, TradeOpened, UserCreated
 from exness.services.engine import EngineService, RecoveryError
@@ -67,7 +67,12 @@ async def replies(client) -> dict[str, dict]:
 
 
 async def db_operations(client) -> list:
-    return [decode_operation(f[b"data"]) for _, f in await client.xrange(keys.DB_OPERATIONS)]
+    """Every operation the engine emitted, in order (it writes one `ops` entry per batch)."""
+    return [
+        operation
+        for _, fields in await client.xrange(keys.DB_OPERATIONS)
+        for operation in decode_operations(fields[b"ops"])
+    ]
 
 
 async def test_intake_moves_input_into_the_journal_atomically_and_in_order(redis_client):

@@ -454,3 +454,23 @@ async def test_poller_process_against_the_fake_backpack_process(redis_client, re
                     process.kill()
                     process.wait()
     assert fake.returncode == 0
+
+
+async def test_with_no_batch_window_each_quote_is_written_on_arrival_in_order(
+    redis_client, backpack: FakeBackpack
+):
+    """PRICE_BATCH_MS=0: nothing waits for a window, and nothing is lost or reordered."""
+    async with running(Poller(redis_client, fast_client(backpack.url), flush_interval=0)):
+        await backpack.wait_subscribed()
+        await backpack.publish("SOL_USDC", "150.00", "150.02", E)
+        first = await eventually(lambda: entries(redis_client))
+        assert first == [[tick("SOL", 150_010_000, 150_000_000, 150_020_000)]]
+        for n in range(1, 40):
+            await backpack.publish("SOL_USDC", f"{150 + n}.00", f"{150 + n}.02", E + n)
+        got = await eventually(lambda: _complete(redis_client, 40))
+        assert [t.bid for t in got] == [(150 + n) * 1_000_000 for n in range(40)]
+
+
+async def _complete(client, count: int) -> list[PriceTick] | None:
+    ticks = await flat(client)
+    return ticks if len(ticks) == count else None

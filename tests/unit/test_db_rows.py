@@ -5,24 +5,30 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 
+from exness.adapters.db.models import Trade
 from exness.adapters.db.writer import (
     DataRejected,
     PriceEntry,
     aggregate_bars,
+    json_rows,
+    merge_trade_operations,
     merge_trade_rows,
     merge_user_rows,
     minute_start_us,
     parse_stream_id,
+    trade_record,
     trade_row,
     us_to_datetime,
 )
 from exness.codec import CodecError
 from exness.domain.messages import PriceTick, TradeClosed, TradeLiquidated, TradeOpened
+from exness.domain.money import to_decimal
 from exness.domain.positions import Position
 from exness.services.dbprocessor import is_data_error
 
@@ -100,6 +106,54 @@ def test_a_closed_row_wins_whatever_the_order():
     for rows in ([opened, closed], [closed, opened], [opened, closed, opened, closed]):
         assert merge_trade_rows(rows) == [closed]
     assert merge_trade_rows([opened, opened]) == [opened]
+
+
+def test_operations_merge_like_their_rows():
+    opened = TradeOpened(position())
+    closed = TradeClosed(position(), 600_000_000, 7, 5)
+    liquidated = TradeLiquidated(position(), 866_668_312, -1_005, 6)
+    for operations in ([opened, closed, liquidated], [closed, opened, liquidated, opened]):
+        assert merge_trade_operations(operations) == [closed]
+    assert merge_trade_operations([opened, TradeOpened(position("o2")), opened]) == [
+        opened,
+        TradeOpened(position("o2")),
+    ]
+
+
+def test_rows_become_json_with_exact_numbers_and_times():
+    rows = [
+        {
+            "pnl": to_decimal(-1_250, 2),
+            "tiny": to_decimal(5, 10),
+            "huge": to_decimal(10**26 - 1, 6),
+            "at": us_to_datetime(1_700_000_000_123_456),
+            "whole_second": us_to_datetime(1_700_000_000_000_000),
+            "none": None,
+        }
+    ]
+    assert orjson.loads(json_rows(rows)) == [
+        {
+            "pnl": "-12.50",
+            "tiny": "5E-10",
+            "huge": "99999999999999999999.999999",
+            "at": "2023-11-14T22:13:20.123456+00:00",
+            "whole_second": "2023-11-14T22:13:20+00:00",
+            "none": None,
+        }
+    ]
+    with pytest.raises(DataRejected):
+        json_rows([{"ticks": 2**64}])
+
+
+def test_a_trade_record_has_every_column_of_the_table():
+    record = trade_record(TradeClosed(position(), 600_000_000, 7, 5), ASSET_IDS)
+    written = orjson.loads(json_rows([record]))[0]
+    assert set(written) == {column.name for column in Trade.__table__.columns} - {"id"}
+    assert (written["margin"], written["close_price"], written["pnl"]) == (
+        "10.05",
+        "60000.0000",
+        "0.07",
+    )
 
 
 def test_user_rows_merge_to_the_earliest_time_and_first_email():

@@ -23,6 +23,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from exness.adapters import keys
+from exness.codec.operations import encode_operations
+from exness.domain.messages import DbOperation
 from exness.log import get_logger
 
 __all__ = ["BatchOutputs", "EngineBus", "InputWaiter", "JournalEntry", "stream_id_key"]
@@ -83,7 +85,7 @@ class JournalEntry:
 class BatchOutputs:
     replies: dict[str, list[bytes]] = field(default_factory=lambda: defaultdict(list))
     prices: dict[str, bytes] = field(default_factory=dict)
-    db_operations: list[bytes] = field(default_factory=list)
+    db_operations: list[DbOperation] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.replies or self.prices or self.db_operations)
@@ -141,8 +143,10 @@ class EngineBus:
             pipe.expire(reply_to, keys.REPLY_TTL_S)
         if outputs.prices:
             pipe.mset({keys.price_key(asset): body for asset, body in outputs.prices.items()})
-        for operation in outputs.db_operations:
-            pipe.xadd(keys.DB_OPERATIONS, {"data": operation})
+            for body in outputs.prices.values():
+                pipe.publish(keys.PRICE_CHANNEL, body)
+        if outputs.db_operations:  # one entry for the batch, however many operations
+            pipe.xadd(keys.DB_OPERATIONS, {"ops": encode_operations(outputs.db_operations)})
         pipe.set(keys.APPLIED, applied_id)
         await pipe.execute()
 
@@ -203,9 +207,14 @@ class InputWaiter:
                     await asyncio.sleep(0.1)  # Redis is away; don't spin
 
     async def close(self) -> None:
-        for task in self._calls.values():
-            task.cancel()
-        for task in self._calls.values():
+        # Let blocking calls in flight end on their own (within BLOCK_S): redis-py can hang
+        # on a blocking command cancelled mid-flight.
+        calls = list(self._calls.values())
+        if calls:
+            _, late = await asyncio.wait(calls, timeout=self.BLOCK_S + 1)
+            for task in late:
+                task.cancel()
+        for task in calls:
             with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
                 await task
         for client in self._clients.values():

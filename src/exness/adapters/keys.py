@@ -20,8 +20,10 @@ DB_OPERATIONS = "db_operations_queue"
 SNAPSHOTS = "snapshot_queue"
 DBPROCESSOR_GROUP = "dbprocessor"
 
-# engine -> server: the latest price of an asset, JSON, for the slippage quote
+# engine -> server: the latest price of an asset, JSON, for the slippage quote; the same
+# JSON is published on PRICE_CHANNEL, so servers hold it without asking (adapters/quotes.py)
 PRICE_KEY_PREFIX = "price-"
+PRICE_CHANNEL = "prices"
 
 # the engine's recovery state (README, "Recovery")
 JOURNAL = "engine:journal"  # every input in the order it was applied

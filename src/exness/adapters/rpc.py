@@ -2,17 +2,19 @@
 
 Each server process owns one reply list, `engine_replies:<server id>`, and one background
 reader that takes replies in batches (BLMPOP) and resolves the waiting futures by request
-id. A request costs one LPUSH on a shared connection pool; no connection is held while
-waiting, so thousands of requests can be in flight. A reply that comes after its request
-timed out finds no future and is dropped.
+id. Requests made in the same turn of the event loop are pushed together, one LPUSH per
+queue; no connection is held while waiting, so thousands of requests can be in flight.
+A reply that comes after its request timed out finds no future and is dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 import uuid
+from collections import deque
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -47,6 +49,8 @@ class EngineUnavailable(Exception):
 
 
 class EngineClient:
+    BLOCK_S = 1  # how long the reply reader blocks in one BLMPOP
+
     def __init__(
         self,
         client: aioredis.Redis,
@@ -63,47 +67,99 @@ class EngineClient:
         self._pending: dict[str, asyncio.Future[Reply]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._on_latency = on_latency  # callback(kind, seconds), for metrics
+        self._ids = itertools.count()
+        # Requests made in the same turn of the event loop leave in one LPUSH per queue.
+        self._outbox: dict[str, list[tuple[bytes, asyncio.Future[Reply]]]] = {}
+        self._flushing: asyncio.Task[None] | None = None
+        # (deadline, request id), oldest first: every request has the same time-out
+        self._deadlines: deque[tuple[float, str]] = deque()
+        self._expiring: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         self._reader = asyncio.create_task(self._read_replies(), name="engine-replies")
 
     async def stop(self) -> None:
+        # The reader is not cancelled in the middle of BLMPOP: redis-py can hang on a blocking
+        # command cancelled mid-flight. It sees the flag within BLOCK_S and returns.
+        self._stopping = True
         if self._reader is not None:
-            self._reader.cancel()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._reader), self.BLOCK_S + 2)
+            except TimeoutError:
+                self._reader.cancel()
+        if self._expiring is not None:
+            self._expiring.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+                await self._expiring
         for future in self._pending.values():
             future.cancel()
 
     async def call(self, kind: str, user_id: str, data: dict[str, Any] | None = None) -> Reply:
-        request_id = uuid.uuid4().hex
-        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = future
+        # Unique without a syscall: this server's random id and a counter.
+        request_id = f"{self.server_id}-{next(self._ids)}"
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Reply] = loop.create_future()
         started = time.perf_counter()
+        self._pending[request_id] = future
+        self._deadlines.append((started + self.timeout_s, request_id))
         try:
             body = encode_command(kind, request_id, user_id, self.reply_to, data)
-            try:
-                await self.client.lpush(QUEUE_OF[kind], body)
-            except (RedisError, OSError) as error:
-                raise EngineUnavailable(f"cannot reach Redis: {error}") from error
-            try:
-                return await asyncio.wait_for(future, self.timeout_s)
-            except TimeoutError:
-                raise EngineTimeout(
-                    f"the engine did not answer within {self.timeout_s:g} s"
-                ) from None
+            self._outbox.setdefault(QUEUE_OF[kind], []).append((body, future))
+            if self._flushing is None:
+                self._flushing = asyncio.create_task(self._flush())
+            if self._expiring is None:
+                self._expiring = asyncio.create_task(self._expire())
+            return await future
         finally:
             self._pending.pop(request_id, None)
             if self._on_latency is not None:
                 self._on_latency(kind, time.perf_counter() - started)
 
+    async def _expire(self) -> None:
+        """Fail requests the engine left unanswered past the time-out. One task for all of
+        them, instead of a timer per request (`asyncio.wait_for`), which costs more than the
+        rest of a request's bookkeeping."""
+        deadlines = self._deadlines
+        try:
+            while deadlines:
+                await asyncio.sleep(min(0.05, self.timeout_s / 10))
+                now = time.perf_counter()
+                while deadlines and deadlines[0][0] <= now:
+                    _, request_id = deadlines.popleft()
+                    future = self._pending.get(request_id)
+                    if future is not None and not future.done():
+                        future.set_exception(
+                            EngineTimeout(f"the engine did not answer within {self.timeout_s:g} s")
+                        )
+        finally:
+            self._expiring = None
+
+    async def _flush(self) -> None:
+        """Push everything queued so far: one round trip for however many requests."""
+        outbox, self._outbox = self._outbox, {}
+        self._flushing = None
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for queue, items in outbox.items():
+                    pipe.lpush(queue, *(body for body, _ in items))
+                await pipe.execute()
+        except (RedisError, OSError) as error:
+            failure = EngineUnavailable(f"cannot reach Redis: {error}")
+            for items in outbox.values():
+                for _, future in items:
+                    if not future.done():
+                        future.set_exception(failure)
+
     async def _read_replies(self) -> None:
         # A connection of its own: BLMPOP blocks it, which must not starve the shared pool.
         reader = aioredis.Redis.from_url(self._url, single_connection_client=True)
         try:
-            while True:
+            while not self._stopping:
                 try:
-                    popped = await reader.blmpop(1, 1, self.reply_to, direction="RIGHT", count=512)
+                    popped = await reader.blmpop(
+                        self.BLOCK_S, 1, self.reply_to, direction="RIGHT", count=512
+                    )
                 except (RedisError, OSError) as error:
                     log.warning("reading engine replies failed; retrying", error=repr(error))
                     await asyncio.sleep(0.5)

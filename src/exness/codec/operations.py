@@ -26,8 +26,10 @@ from exness.domain.positions import Position
 __all__ = [
     "SnapshotEntry",
     "decode_operation",
+    "decode_operations",
     "decode_snapshot",
     "encode_operation",
+    "encode_operations",
     "encode_snapshot",
 ]
 
@@ -46,7 +48,7 @@ def _position_fields(position: Position) -> dict[str, Any]:
     }
 
 
-def encode_operation(operation: DbOperation) -> bytes:
+def operation_body(operation: DbOperation) -> dict[str, Any]:
     if isinstance(operation, UserCreated):
         body: dict[str, Any] = {
             "op": "user_created",
@@ -66,7 +68,18 @@ def encode_operation(operation: DbOperation) -> bytes:
             "closedAt": operation.closed_at,
         }
     body["v"] = 1
-    return orjson.dumps(body)
+    return body
+
+
+def encode_operation(operation: DbOperation) -> bytes:
+    """One operation: the `data` field of an entry."""
+    return orjson.dumps(operation_body(operation))
+
+
+def encode_operations(operations: list[DbOperation]) -> bytes:
+    """Several operations, in order: the `ops` field of an entry (the engine writes one such
+    entry per batch, so a busy engine costs the stream one entry, not one per trade)."""
+    return orjson.dumps([operation_body(operation) for operation in operations])
 
 
 def _position(body: dict[str, Any]) -> Position:
@@ -83,9 +96,8 @@ def _position(body: dict[str, Any]) -> Position:
     )
 
 
-def decode_operation(raw: bytes | str) -> DbOperation:
+def decode_operation_body(body: Any) -> DbOperation:
     try:
-        body = orjson.loads(raw)
         op = body["op"]
         if op == "user_created":
             return UserCreated(
@@ -98,9 +110,35 @@ def decode_operation(raw: bytes | str) -> DbOperation:
             return cls(
                 _position(body), int(body["closePrice"]), int(body["pnl"]), int(body["closedAt"])
             )
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError) as error:
         raise CodecError(f"bad DB operation: {error!r}") from None
     raise CodecError(f"unknown DB operation {op!r}")
+
+
+def decode_operation(raw: bytes | str) -> DbOperation:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise CodecError(f"bad DB operation: {error!r}") from None
+    return decode_operation_body(body)
+
+
+def decode_operations(raw: bytes | str) -> list[DbOperation | CodecError]:
+    """The operations of an `ops` field, in order; each one that cannot be decoded is a
+    CodecError in its place, so the rest can still be written."""
+    try:
+        bodies = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise CodecError(f"bad DB operations: {error!r}") from None
+    if not isinstance(bodies, list):
+        raise CodecError("DB operations must be a JSON array")
+    decoded: list[DbOperation | CodecError] = []
+    for body in bodies:
+        try:
+            decoded.append(decode_operation_body(body))
+        except CodecError as error:
+            decoded.append(error)
+    return decoded
 
 
 @dataclass(slots=True)

@@ -18,6 +18,7 @@ from exness.domain.assets import ASSETS
 from exness.domain.messages import PriceTick, Quote
 
 __all__ = [
+    "decode_asset_quote",
     "decode_price_entry",
     "decode_price_key",
     "encode_price_key",
@@ -121,8 +122,14 @@ def encode_price_key(asset: str, quote: Quote) -> bytes:
 
 
 def decode_price_key(raw: bytes | str) -> Quote:
+    return decode_asset_quote(raw)[1]
+
+
+def decode_asset_quote(raw: bytes | str) -> tuple[str, Quote]:
+    """A `price-ASSET` value (also published on the prices channel): the asset and quote."""
     try:
         body = orjson.loads(raw)
-        return Quote(int(body["price"]), int(body["ts"]), body.get("bid"), body.get("ask"))
+        quote = Quote(int(body["price"]), int(body["ts"]), body.get("bid"), body.get("ask"))
+        return str(body["asset"]), quote
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
         raise CodecError(f"bad price key: {error}") from None

@@ -351,11 +351,14 @@ class Engine:
         engine._balances.update(snapshot["balances"])
         for user_id in engine._balances:
             engine._open_by_user[user_id] = {}
+        by_asset: dict[str, list[Position]] = {symbol: [] for symbol in ASSETS}
         for row in snapshot["open_orders"]:
             position = Position.from_row(row)
             engine._positions[position.order_id] = position
             engine._open_by_user[position.user_id][position.order_id] = None
-            engine._books[position.asset].add(position)
+            by_asset[position.asset].append(position)
+        for asset, positions in by_asset.items():
+            engine._books[asset].add_many(positions)
         for order_id, (owner, liquidated) in snapshot["closed_orders"].items():
             engine._closed[order_id] = (owner, liquidated)
         for asset, (price, ts, bid, ask) in snapshot["quotes"].items():

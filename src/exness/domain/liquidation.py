@@ -46,6 +46,17 @@ class LiquidationBook:
         else:
             heappush(self._shorts, (position.liquidation_price, position.order_id))
 
+    def add_many(self, positions: list[Position]) -> None:
+        """Add many at once: one O(n) heapify instead of n pushes (restoring a snapshot)."""
+        for position in positions:
+            self._live.add(position.order_id)
+            if position.side == LONG:
+                self._longs.append((-position.liquidation_price, position.order_id))
+            else:
+                self._shorts.append((position.liquidation_price, position.order_id))
+        heapify(self._longs)
+        heapify(self._shorts)
+
     def discard(self, position: Position) -> None:
         """Forget a position closed by hand (its heap entry is dropped later, lazily)."""
         self._live.discard(position.order_id)

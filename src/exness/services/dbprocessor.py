@@ -3,9 +3,16 @@
 Loop: read up to `batch_size` entries of each of db_operations_queue, snapshot_queue and
 price_stream with one XREADGROUP (group "dbprocessor"); decode them; write the operations and
 price bars in one main-DB transaction and the snapshots in one snapshot-DB transaction; then,
-in one MULTI/EXEC: dead-letter the bad entries, XACK everything, XDEL the acked entries of
-the two engine streams (only this group reads them; price_stream is also read by the engine,
-so it is never deleted from here) and trim the engine journal to the oldest kept snapshot.
+atomically: dead-letter the bad entries, XACK everything, XDEL the acked entries of the two
+engine streams (only this group reads them; price_stream is also read by the engine, so it is
+never deleted from here) and trim the engine journal to the oldest kept snapshot. A batch with
+only acks to send does it with one script call (ACK_SCRIPT), any other in one MULTI/EXEC.
+An `ops` entry (one per engine batch) holds many operations: each is written, or
+dead-lettered with its own JSON, alone.
+
+A batch's operations are one SQL statement (price bars add a locked read and an upsert, in one
+transaction with it; see adapters/db/writer.py), run on a connection kept between batches and
+given back to the pool whenever the streams run dry.
 
 Nothing acknowledged is lost: an entry is acked only after its transaction commits, and
 every write is idempotent, so a batch retried after a crash or an outage converges.
@@ -36,7 +43,13 @@ from exness.adapters.db.snapshots import SnapshotStore
 from exness.adapters.db.writer import DataRejected, DbWriter, PriceEntry
 from exness.adapters.redis import connect, ensure_group
 from exness.codec import CodecError
-from exness.codec.operations import SnapshotEntry, decode_operation, decode_snapshot
+from exness.codec.operations import (
+    SnapshotEntry,
+    decode_operation,
+    decode_operations,
+    decode_snapshot,
+    encode_operation,
+)
 from exness.codec.prices import decode_price_entry
 from exness.domain.messages import DbOperation
 from exness.log import get_logger
@@ -53,6 +66,26 @@ OWNED_STREAMS = (keys.DB_OPERATIONS, keys.SNAPSHOTS)
 DEAD_LETTERS_MAXLEN = 100_000
 BACKOFF_START_S = 0.1
 BACKOFF_MAX_S = 5.0
+
+# A batch's acks (and deletes) in one command, atomic like MULTI/EXEC, which costs redis-py about
+# twice as much (a reply per command). KEYS: STREAMS. ARGV: the group, then for each stream 1
+# to also delete its acked entries or 0, their number, their ids.
+ACK_SCRIPT = """
+local group, at = ARGV[1], 2
+for _, stream in ipairs(KEYS) do
+    local delete, first = ARGV[at] == '1', at + 2
+    local last = at + 1 + tonumber(ARGV[at + 1])
+    for from = first, last, 1000 do -- unpack() takes a few thousand values at most
+        local to = math.min(from + 999, last)
+        redis.call('XACK', stream, group, unpack(ARGV, from, to))
+        if delete then
+            redis.call('XDEL', stream, unpack(ARGV, from, to))
+        end
+    end
+    at = last + 1
+end
+return 1
+"""
 
 
 def is_data_error(error: BaseException) -> bool:
@@ -76,12 +109,26 @@ class StreamEntry:
 
 
 @dataclass(slots=True)
+class Rejected:
+    """Something of an entry to dead-letter: the entry's data, or (`data`) one operation of an
+    `ops` entry."""
+
+    entry: StreamEntry
+    error: str
+    data: bytes | None = None
+
+    def letter_data(self) -> bytes:
+        fields = self.entry.fields
+        return self.data or fields.get(b"data") or _all_fields(fields)
+
+
+@dataclass(slots=True)
 class Batch:
     entries: list[StreamEntry] = field(default_factory=list)
     operations: list[tuple[StreamEntry, DbOperation]] = field(default_factory=list)
     snapshots: list[tuple[StreamEntry, SnapshotEntry]] = field(default_factory=list)
     prices: list[tuple[StreamEntry, PriceEntry]] = field(default_factory=list)
-    bad: list[tuple[StreamEntry, str]] = field(default_factory=list)
+    bad: list[Rejected] = field(default_factory=list)
 
 
 def _text(value: bytes | str) -> str:
@@ -93,6 +140,30 @@ def _all_fields(fields: dict[bytes, bytes]) -> bytes:
     return orjson.dumps(
         {k.decode(errors="replace"): v.decode(errors="replace") for k, v in fields.items()}
     )
+
+
+def _decode_ops(batch: Batch, entry: StreamEntry, raw: bytes) -> None:
+    """An `ops` entry (a batch of the engine's): each operation is written, or dead-lettered,
+    alone."""
+    bodies = None
+    for index, item in enumerate(decode_operations(raw)):
+        if not isinstance(item, CodecError):
+            batch.operations.append((entry, item))
+            continue
+        if bodies is None:  # rare: read the array again for the bad operation's own JSON
+            bodies = orjson.loads(raw)
+        batch.bad.append(Rejected(entry, f"operation {index}: {item}", orjson.dumps(bodies[index])))
+
+
+def _ack_arguments(entries: list[StreamEntry]) -> list[str | int]:
+    """ACK_SCRIPT's arguments for `entries`."""
+    by_stream: dict[str, list[str]] = {stream: [] for stream in STREAMS}
+    for entry in entries:
+        by_stream[entry.stream].append(entry.entry_id)
+    arguments: list[str | int] = [keys.DBPROCESSOR_GROUP]
+    for stream, ids in by_stream.items():
+        arguments += (int(stream in OWNED_STREAMS), len(ids), *ids)
+    return arguments
 
 
 def _parse_read(response: Any) -> list[StreamEntry]:
@@ -127,7 +198,8 @@ class DbProcessor:
         price_start: str = "0",
     ) -> None:
         self.redis = redis
-        self.writer = DbWriter(db)
+        # one connection kept between batches: a checkout per batch costs a ping's round trips
+        self.writer = DbWriter(db, keep_connection=True)
         self.snapshots = snapshots or SnapshotStore(db)
         self.consumer = consumer or consumer_name("dbprocessor")
         self.batch_size = batch_size
@@ -164,22 +236,29 @@ class DbProcessor:
     async def run(self, stop: StopSignal) -> None:
         """Batches until `stop`; the batch under way is finished first."""
         delay = BACKOFF_START_S
-        while not stop.is_set:
-            try:
-                await self.run_once()
-                delay = BACKOFF_START_S
-            except Exception as error:
-                # Redis or PostgreSQL unavailable (or a fault to fix): nothing was acked, so the
-                # same entries are read again from this consumer's pending list.
-                self.last_error = repr(error)
-                self._backlog = True
-                if isinstance(error, ResponseError) and "NOGROUP" in str(error):
-                    self._ready = False  # Redis lost its data: recreate the groups
-                log.warning("batch failed; retrying", error=repr(error), retry_in_s=delay)
-                if await stop.wait(delay):
-                    break
-                delay = min(delay * 2, BACKOFF_MAX_S)
-            await self._maybe_publish_status()
+        try:
+            while not stop.is_set:
+                try:
+                    await self.run_once()
+                    delay = BACKOFF_START_S
+                except Exception as error:
+                    # Redis or PostgreSQL unavailable (or a fault to fix): nothing was acked, so
+                    # the same entries are read again from this consumer's pending list.
+                    self.last_error = repr(error)
+                    self._backlog = True
+                    if isinstance(error, ResponseError) and "NOGROUP" in str(error):
+                        self._ready = False  # Redis lost its data: recreate the groups
+                    log.warning("batch failed; retrying", error=repr(error), retry_in_s=delay)
+                    if await stop.wait(delay):
+                        break
+                    delay = min(delay * 2, BACKOFF_MAX_S)
+                await self._maybe_publish_status()
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        """Give back the database connection kept between batches."""
+        await self.writer.release()
 
     async def run_once(self) -> int:
         """Take one batch (claim and retention when due); the number of entries handled."""
@@ -195,6 +274,8 @@ class DbProcessor:
         entries = await self._read()
         if entries:
             await self._process(entries)
+        else:
+            await self.writer.release()  # idle: the pool may have the connection back
         return len(entries)
 
     async def claim(self) -> int:
@@ -261,6 +342,9 @@ class DbProcessor:
                 continue
             data = entry.fields.get(b"data")
             try:
+                if entry.stream == keys.DB_OPERATIONS and b"ops" in entry.fields:
+                    _decode_ops(batch, entry, entry.fields[b"ops"])
+                    continue
                 if data is None:
                     raise CodecError('entry has no "data" field')
                 if entry.stream == keys.DB_OPERATIONS:
@@ -275,7 +359,7 @@ class DbProcessor:
                         )
                     batch.prices.append((entry, PriceEntry(entry.entry_id, ticks)))
             except CodecError as error:
-                batch.bad.append((entry, str(error)))
+                batch.bad.append(Rejected(entry, str(error)))
         return batch
 
     async def _process(self, entries: list[StreamEntry]) -> None:
@@ -293,7 +377,7 @@ class DbProcessor:
         floor = await self.snapshots.oldest_kept_journal_id() if saved else None
         await self._acknowledge(batch, floor)
         self.batches += 1
-        self.written += len(entries) - len(batch.bad)
+        self.written += len(batch.operations) + len(batch.snapshots) + len(batch.prices)
         self.dead_lettered += len(batch.bad)
         self.last_batch_at = time.time_ns() // 1000
 
@@ -311,7 +395,9 @@ class DbProcessor:
             except Exception as error:
                 if not is_data_error(error):
                     raise
-                batch.bad.append((entry, f"refused by the database: {error!r}"))
+                # an operation of an `ops` entry is dead-lettered alone
+                alone = None if b"data" in entry.fields else encode_operation(operation)
+                batch.bad.append(Rejected(entry, f"refused by the database: {error!r}", alone))
         for entry, price_entry in batch.prices:
             try:
                 await self.writer.write([], [price_entry])
@@ -319,7 +405,7 @@ class DbProcessor:
             except Exception as error:
                 if not is_data_error(error):
                     raise
-                batch.bad.append((entry, f"refused by the database: {error!r}"))
+                batch.bad.append(Rejected(entry, f"refused by the database: {error!r}"))
         batch.operations, batch.prices = good_operations, good_prices
 
     async def _write_snapshots(self, batch: Batch) -> bool:
@@ -340,36 +426,38 @@ class DbProcessor:
             except Exception as error:
                 if not is_data_error(error):
                     raise
-                batch.bad.append((entry, f"refused by the database: {error!r}"))
+                batch.bad.append(Rejected(entry, f"refused by the database: {error!r}"))
         batch.snapshots = saved
         return bool(saved)
 
     async def _acknowledge(self, batch: Batch, journal_floor: str | None) -> None:
         """After the commits, atomically: dead letters, acks, deletes, journal trim."""
-        for entry, error in batch.bad:
-            log.error("entry dead-lettered", stream=entry.stream, entry=entry.entry_id, error=error)
-        by_stream: dict[str, list[str]] = {}
-        for entry in batch.entries:
-            by_stream.setdefault(entry.stream, []).append(entry.entry_id)
+        for letter in batch.bad:
+            entry = letter.entry
+            log.error(
+                "entry dead-lettered", stream=entry.stream, entry=entry.entry_id, error=letter.error
+            )
+        acks = (ACK_SCRIPT, len(STREAMS), *STREAMS, *_ack_arguments(batch.entries))
+        if not batch.bad and journal_floor is None:  # the usual batch: acks only
+            await self.redis.eval(*acks)
+            return
         async with self.redis.pipeline(transaction=True) as pipe:
-            for entry, error in batch.bad:
+            for letter in batch.bad:
+                entry = letter.entry
                 pipe.xadd(
                     keys.DEAD_LETTERS,
                     {
                         "stream": entry.stream,
                         "id": entry.entry_id,
-                        "data": entry.fields.get(b"data") or _all_fields(entry.fields),
-                        "error": error,
+                        "data": letter.letter_data(),
+                        "error": letter.error,
                         "consumer": self.consumer,
                         "at": str(time.time_ns() // 1000),
                     },
                     maxlen=DEAD_LETTERS_MAXLEN,
                     approximate=True,
                 )
-            for stream, ids in by_stream.items():
-                pipe.xack(stream, keys.DBPROCESSOR_GROUP, *ids)
-                if stream in OWNED_STREAMS:
-                    pipe.xdel(stream, *ids)
+            pipe.eval(*acks)
             if journal_floor is not None:
                 # The engine replays from its newest snapshot, and the oldest kept one is older:
                 # the journal before it is needed by nobody.

@@ -13,7 +13,6 @@ re-emit the outputs of entries applied after the last batch whose outputs were w
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -33,11 +32,11 @@ from exness.adapters.bus import (
 from exness.adapters.redis import connect
 from exness.codec import CodecError
 from exness.codec.commands import BadCommand, decode_command, encode_reply
-from exness.codec.operations import SnapshotEntry, encode_operation, encode_snapshot
+from exness.codec.operations import SnapshotEntry, encode_snapshot
 from exness.codec.prices import decode_price_entry, encode_price_key, stream_id_us
 from exness.domain import Engine, EngineConfig, Rejection
 from exness.log import get_logger
-from exness.services.runtime import StopSignal, publish_status, run_service
+from exness.services.runtime import StopSignal, publish_status, run_service, tune_gc
 from exness.settings import Settings
 
 __all__ = ["EngineService", "RecoveryError", "RecoveryReport", "main"]
@@ -170,8 +169,7 @@ class EngineService:
             return
         if decoded.reply_to:
             outputs.replies[decoded.reply_to].append(encode_reply(events[0]))  # type: ignore[arg-type]
-        for event in events[1:]:
-            outputs.db_operations.append(encode_operation(event))  # type: ignore[arg-type]
+        outputs.db_operations.extend(events[1:])  # type: ignore[arg-type]
 
     def _apply_prices(self, entry: JournalEntry, outputs: BatchOutputs | None) -> None:
         try:
@@ -190,8 +188,7 @@ class EngineService:
                 continue
             self._touched_assets.add(tick.asset)
             if outputs is not None:
-                for event in events:
-                    outputs.db_operations.append(encode_operation(event))
+                outputs.db_operations.extend(events)  # type: ignore[arg-type]
 
     def _collect_prices(self, outputs: BatchOutputs) -> None:
         for asset in self._touched_assets:
@@ -311,10 +308,7 @@ async def serve(settings: Settings, stop: StopSignal) -> None:
     )
     try:
         await service.recover()
-        # The state is long-lived: keep it out of the cyclic collector's way (ARCHITECTURE §2).
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(50_000, 20, 100)
+        tune_gc()  # the recovered state is long-lived (ARCHITECTURE §2)
         log.info("engine running", applied=service.applied_id)
         await service.run(stop)
     finally:

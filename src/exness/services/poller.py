@@ -4,6 +4,8 @@ A reader task takes ticks from the feed as they come; every `flush_interval` (~1
 batch loop appends everything that arrived in one `XADD price_stream MAXLEN ~ N * data ...`
 entry, every update kept, in arrival order (a crossing that lasts a few ms inside a batch
 must still reach the engine and liquidate; sampling the last price would hide it).
+With `flush_interval` 0 (PRICE_BATCH_MS=0) each tick is written as it arrives, and what
+arrives during a write goes in the next entry: the lowest latency, still batched under load.
 
 When Redis is unavailable, batches wait in a bounded buffer (the oldest are dropped beyond
 `max_buffered` updates, with a warning) and are written, in order and in MULTI/EXEC chunks,
@@ -82,6 +84,7 @@ class Poller:
         self.retry_max = retry_max
         self.source_restart_delay = source_restart_delay
         self._current: list[PriceTick] = []  # ticks since the last cut, in arrival order
+        self._arrived = asyncio.Event()  # a tick came (flush_interval 0 writes on arrival)
         self._pending: deque[list[PriceTick]] = deque()  # cut batches not yet written
         self._buffered = 0  # updates in _pending
         self._retry_delay = retry_initial
@@ -101,11 +104,14 @@ class Poller:
         next_status = next_flush
         try:
             while not stop.is_set:
-                next_flush += self.flush_interval
-                now = time.monotonic()
-                if next_flush < now:  # a slow write: start the cadence again from now
-                    next_flush = now + self.flush_interval
-                if await stop.wait(next_flush - now):
+                if self.flush_interval > 0:
+                    next_flush += self.flush_interval
+                    now = time.monotonic()
+                    if next_flush < now:  # a slow write: start the cadence again from now
+                        next_flush = now + self.flush_interval
+                    if await stop.wait(next_flush - now):
+                        break
+                elif await self._wait_for_ticks(stop):
                     break
                 self._cut()
                 await self._write_pending()
@@ -130,6 +136,22 @@ class Poller:
                 dropped=self.dropped,
             )
 
+    async def _wait_for_ticks(self, stop: StopSignal) -> bool:
+        """Flush interval 0: wake on the first tick; ticks that arrive while a write is in
+        flight wait for the next one, so batches still form under load. True if stopping."""
+        timeout = self.status_interval
+        if self._pending:  # Redis is down: come back when the next retry is due
+            timeout = min(timeout, max(0.0, self._next_write - time.monotonic()))
+        arrived = asyncio.ensure_future(self._arrived.wait())
+        stopping = asyncio.ensure_future(stop.event.wait())
+        await asyncio.wait(
+            (arrived, stopping), timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        arrived.cancel()
+        stopping.cancel()
+        self._arrived.clear()
+        return stop.is_set
+
     # ---- feed ----------------------------------------------------------------------------------
 
     async def _read_forever(self) -> None:
@@ -138,6 +160,7 @@ class Poller:
                 async with contextlib.aclosing(self.source.ticks()) as ticks:
                     async for tick in ticks:
                         self._current.append(tick)
+                        self._arrived.set()
                 log.warning("price feed ended; restarting it")
             except asyncio.CancelledError:
                 raise
@@ -241,7 +264,7 @@ async def serve(settings: Settings, stop: StopSignal) -> None:
     assert settings.redis_url is not None
     # Time-outs, so a Redis that vanished shows up as an error to retry, not a hang.
     client = connect(settings.redis_url, socket_connect_timeout=2.0, socket_timeout=5.0)
-    poller = Poller(client, make_source(settings))
+    poller = Poller(client, make_source(settings), flush_interval=settings.price_batch_ms / 1000)
     log.info("poller running")
     try:
         await poller.run(stop)

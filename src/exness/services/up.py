@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
@@ -27,7 +26,12 @@ import orjson
 import redis
 
 from exness.adapters import keys
-from exness.adapters.embedded import EmbeddedPostgres, EmbeddedValkey, StoreStartError
+from exness.adapters.embedded import (
+    EmbeddedPostgres,
+    EmbeddedValkey,
+    StoreStartError,
+    terminate_with_parent,
+)
 from exness.log import get_logger
 from exness.settings import Settings
 
@@ -39,19 +43,11 @@ log = get_logger(__name__)
 # processor stops last, after the engine's final snapshot.
 SERVICES = ("dbprocessor", "engine", "poller", "server")
 STOP_TIMEOUT_S = 15.0
-_PR_SET_PDEATHSIG = 1
 READY_TIMEOUT_S = 60.0
 
 
 def say(message: str) -> None:
     print(f"exness up | {message}", file=sys.stderr, flush=True)
-
-
-def _terminate_with_parent() -> None:
-    """In the child, before exec: ask Linux for SIGTERM when the parent exits."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -84,7 +80,7 @@ class Supervisor:
             [sys.executable, "-m", "exness", child.name],
             env=self.env,
             start_new_session=True,
-            preexec_fn=_terminate_with_parent,
+            preexec_fn=terminate_with_parent,
         )
         child.started_at = time.monotonic()
         say(f"{child.name:<12} started   pid {child.process.pid}")

@@ -1,5 +1,5 @@
-"""What a route may ask for (`Annotated[..., Depends]`): the platform's shared clients,
-the signed-in trader, and the rate limit."""
+"""What a route may ask for (`Annotated[..., Depends]`): the platform's shared clients and
+the signed-in trader."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exness.adapters.mail import Mailer
+from exness.adapters.quotes import QuoteBook
 from exness.adapters.rpc import EngineClient
 from exness.services.server.auth import LinkTokens, Session, SessionTokens
 from exness.services.server.errors import ApiError
@@ -19,7 +20,7 @@ from exness.services.server.metrics import Metrics
 from exness.services.server.ratelimit import RateLimiter
 from exness.settings import Settings
 
-__all__ = ["AUTH_COOKIE", "Platform", "PlatformDep", "SessionDep", "rate_limit"]
+__all__ = ["AUTH_COOKIE", "Platform", "PlatformDep", "SessionDep"]
 
 AUTH_COOKIE = "authToken"
 
@@ -32,6 +33,7 @@ class Platform:
     redis: aioredis.Redis
     db: AsyncEngine
     engine: EngineClient
+    quotes: QuoteBook
     sessions: SessionTokens
     links: LinkTokens
     mailer: Mailer
@@ -40,7 +42,11 @@ class Platform:
     health: HealthMonitor
 
 
-def get_platform(request: Request) -> Platform:
+# Dependencies are `async def` even without I/O: FastAPI runs a plain `def` dependency in a
+# worker thread, and that hop costs more than everything the dependency does.
+
+
+async def get_platform(request: Request) -> Platform:
     platform: Platform = request.app.state.platform
     return platform
 
@@ -57,10 +63,11 @@ def _token(request: Request) -> str | None:
     return request.cookies.get(AUTH_COOKIE)
 
 
-def current_session(request: Request, platform: PlatformDep) -> Session:
+async def current_session(request: Request) -> Session:
     token = _token(request)
     if token is None:
         raise ApiError(401, "sign in first: no authToken cookie or Bearer token", "UNAUTHENTICATED")
+    platform: Platform = request.app.state.platform  # not a sub-dependency: each one costs
     session = platform.sessions.verify(token)
     if session is None:
         raise ApiError(401, "the session token is invalid or expired", "UNAUTHENTICATED")
@@ -68,18 +75,3 @@ def current_session(request: Request, platform: PlatformDep) -> Session:
 
 
 SessionDep = Annotated[Session, Depends(current_session)]
-
-
-async def rate_limit(request: Request, platform: PlatformDep) -> None:
-    if not platform.limiter.enabled:
-        return
-    client_ip = request.client.host if request.client else "unknown"
-    retry_after = await platform.limiter.retry_after(client_ip)
-    if retry_after is not None:
-        raise ApiError(
-            429,
-            f"too many requests: at most {platform.limiter.per_minute} a minute; "
-            f"retry in {retry_after} s",
-            "RATE_LIMITED",
-            {"Retry-After": str(retry_after)},
-        )

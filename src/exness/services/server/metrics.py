@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["Metrics", "MetricsMiddleware"]
@@ -48,21 +47,14 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
-        self._routes: dict[tuple[str, str], str] = {}
 
-    def _route(self, scope: Scope) -> str:
-        cache_key = (scope["method"], scope["path"])
-        route = self._routes.get(cache_key)
-        if route is None:
-            route = "unmatched"
-            for candidate in scope["app"].routes:
-                match, _ = candidate.matches(scope)
-                if match == Match.FULL:
-                    route = getattr(candidate, "path", "unmatched")
-                    break
-            if len(self._routes) < 1000:  # paths are few; don't let odd URLs grow the cache
-                self._routes[cache_key] = route
-        return route
+    @staticmethod
+    def _route(scope: Scope) -> str:
+        """The template of the route that served the request, as the router recorded it in
+        the scope ("unmatched" for a 404, or a request refused before routing). Matching
+        `app.routes` again would not do: an included router is one entry there, without a
+        path of its own."""
+        return getattr(scope.get("route"), "path", None) or "unmatched"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

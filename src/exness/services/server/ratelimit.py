@@ -1,5 +1,6 @@
 """Per-client-IP rate limiting in Redis: a fixed one-minute window (INCR + EXPIRE), shared
-by every server process, so the limit holds however many workers run."""
+by every server process, so the limit holds however many workers run. Applied to the API
+(`/api/v1/...`) as ASGI middleware; /health and /metrics are not limited."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import time
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from exness.adapters import keys
 from exness.log import get_logger
+from exness.services.server.errors import failure
 
-__all__ = ["RateLimiter"]
+__all__ = ["RateLimitMiddleware", "RateLimiter"]
 
 log = get_logger(__name__)
 
@@ -42,3 +45,31 @@ class RateLimiter:
         if count <= self.per_minute:
             return None
         return max(1, int((window + 1) * 60 - now + 0.999))
+
+
+class RateLimitMiddleware:
+    """429 with Retry-After once a client IP exceeds the limit. Middleware rather than a
+    FastAPI dependency: a dependency costs every request a resolution step, even when the
+    limit is off."""
+
+    def __init__(self, app: ASGIApp, prefix: str = "/api/v1/") -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.prefix):
+            limiter: RateLimiter = scope["app"].state.platform.limiter
+            if limiter.enabled:
+                client = scope.get("client")
+                retry_after = await limiter.retry_after(client[0] if client else "unknown")
+                if retry_after is not None:
+                    response = failure(
+                        429,
+                        f"too many requests: at most {limiter.per_minute} a minute; "
+                        f"retry in {retry_after} s",
+                        "RATE_LIMITED",
+                        **{"Retry-After": str(retry_after)},
+                    )
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)

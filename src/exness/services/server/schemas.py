@@ -19,6 +19,7 @@ TradeType = Literal["long", "short"]
 Human = Annotated[Decimal, WithJsonSchema({"type": "number", "description": "exact decimal"})]
 
 MAX_MARGIN_CENTS = 10**12
+MAX_PRICE_UNITS = 10**15  # beyond any real price; larger integers do not fit the engine's codec
 
 
 class Strict(BaseModel):
@@ -41,13 +42,16 @@ class TradeCreateBody(Strict):
     price: int | None = Field(
         None,
         gt=0,
+        le=MAX_PRICE_UNITS,
         description="optional quote in the asset's units; by default the latest price the "
         "server holds when the request arrives",
     )
 
 
 class TradeCloseBody(Strict):
-    orderId: str = Field(min_length=1, max_length=128)
+    # No control characters: the id travels to the engine and, in its replies, to the
+    # database, where a NUL is refused.
+    orderId: str = Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")
 
 
 class Message(BaseModel):

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
 from exness.adapters.db.queries import HistoryFilter, SortBy, Status, trade_history
-from exness.adapters.keys import price_key
-from exness.codec import CodecError
-from exness.codec.prices import decode_price_key
 from exness.domain.messages import Reply
 from exness.services.server.deps import Platform, PlatformDep, SessionDep
 from exness.services.server.errors import ApiError, rejection_status
@@ -48,13 +45,10 @@ def answered(reply: Reply) -> dict:  # type: ignore[type-arg]
 
 async def current_quote(platform: Platform, asset: str) -> int:
     """The price a trader sees now: the engine's latest, as published in price-ASSET."""
-    raw = await platform.redis.get(price_key(asset))
-    if raw is None:
+    price = await platform.quotes.price(asset)
+    if price is None:
         raise ApiError(503, f"no {asset} price has been received yet", "PRICE_UNAVAILABLE")
-    try:
-        return decode_price_key(raw).price
-    except CodecError:
-        raise ApiError(503, f"the {asset} price is unreadable", "PRICE_UNAVAILABLE") from None
+    return price
 
 
 @router.post("/trade/create", response_model=TradeCreated, responses=ENGINE_FAILURES)
@@ -130,7 +124,14 @@ async def open_trades(session: SessionDep, platform: PlatformDep) -> ExactJSONRe
 WHEN = "ISO 8601 date or date-time (UTC unless it says), or epoch seconds"
 
 
-def history_filter(
+def _utc(moment: datetime | None) -> datetime | None:
+    """A date-time without a zone is UTC (so it compares with one that has a zone)."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+async def history_filter(
     session: SessionDep,
     status: Status = "all",
     asset: Asset | None = None,
@@ -144,6 +145,7 @@ def history_filter(
     sortBy: SortBy = "createdAt",
     sortOrder: Literal["asc", "desc"] = "desc",
 ) -> HistoryFilter:
+    fromDate, toDate = _utc(fromDate), _utc(toDate)
     if fromDate and toDate and fromDate > toDate:
         raise ApiError(400, "fromDate is after toDate", "INVALID_REQUEST")
     return HistoryFilter(

@@ -1,0 +1,248 @@
+"""The whole platform under load, through HTTP (issue #6).
+
+1. Start the platform: embedded Valkey and PostgreSQL, a local Backpack-protocol feed
+   (tests/fakes/backpack_server.py) quoting SOL/ETH/BTC every 20 ms, the four services as
+   processes, mail going to an SMTP sink.
+2. Sign in the traders through the real mail flow: sign up, take the link from the mail,
+   follow it, keep the session token.
+3. Trades: one keep-alive connection per trader (64), each opening and closing positions
+   (two opens per close) as fast as answers come, for a fixed time, measured by a load
+   generator in its own process (bench/loadgen.py). Then the same server's GET /health
+   with the same connections: the stack's ceiling, and the ratio of the two.
+4. Tick to liquidation: one position at 100x, then a quote through its liquidation price
+   from the feed; the time until the engine's liquidation event (trade_liquidated on
+   db_operations_queue) and until the `trades` row says liquidated; many rounds.
+
+Figures: e2e_trade_open_per_s, e2e_trade_open_p50_ms, e2e_trade_open_p99_ms, e2e_trades_per_s,
+e2e_health_per_s, e2e_vs_health_ratio, tick_to_liquidation_p50_ms / _p99_ms (engine event)
+and tick_to_db_liquidation_p50_ms / _p99_ms (trades row).
+
+Settings of the run (printed): RATE_LIMIT_PER_MINUTE=0 (one client IP sends everything),
+PRICE_BATCH_MS=0 (see README, "Performance"), SERVER_WORKERS from BENCH_SERVER_WORKERS.
+Run: `make bench` or `.venv/bin/python -m bench e2e` (BENCH_SECONDS, BENCH_CLIENTS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import asyncpg
+import httpx
+import orjson
+import redis
+from aiosmtpd.controller import Controller
+from tests.e2e.conftest import FakeFeed, Mailbox, stack_env
+from tests.e2e.processes import Services, free_port, wait_until
+
+from bench.loadgen import Plan
+from bench.results import median, percentile, record, show
+from bench.stores import stores
+from exness.adapters import keys
+from exness.adapters.db.urls import asyncpg_dsn
+
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "64"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
+WORKERS = os.environ.get("BENCH_SERVER_WORKERS", "1")
+LIQUIDATION_ROUNDS = int(os.environ.get("BENCH_LIQUIDATIONS", "100"))
+MIDS = {"SOL_USDC": Decimal("150"), "ETH_USDC": Decimal("3000"), "BTC_USDC": Decimal("60000")}
+
+
+class Quoter(threading.Thread):
+    """Keeps prices fresh and moving a little, as a live feed would."""
+
+    def __init__(self, feed: FakeFeed) -> None:
+        super().__init__(daemon=True)
+        self.feed = feed
+        self.paused = threading.Event()
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        step = 0
+        while not self.stopped.wait(0.02):
+            if self.paused.is_set():
+                continue
+            step += 1
+            for market, mid in MIDS.items():
+                wiggle = mid * Decimal(step % 7 - 3) / Decimal(100_000)
+                quote(self.feed, market, mid + wiggle)
+
+
+def quote(feed: FakeFeed, market: str, mid: Decimal) -> None:
+    """A quote whose mid is `mid`, one part in 100,000 either side."""
+    spread = mid / Decimal(100_000)
+    feed.publish(market, str(mid - spread), str(mid + spread))
+
+
+def sign_in(api: str, mailbox: Mailbox, count: int) -> list[str]:
+    tokens = []
+    with httpx.Client(base_url=api, timeout=20) as client:
+        for n in range(count):
+            address = f"bench-{n}-{secrets.token_hex(3)}@example.com"
+            assert client.post("/api/v1/signup", json={"email": address}).status_code == 200
+            link = mailbox.wait_for_link(address)
+            answer = client.get(link.replace(link.split("/api/")[0], api), follow_redirects=False)
+            assert answer.status_code == 302, answer.text
+            tokens.append(answer.cookies["authToken"])
+    return tokens
+
+
+def load(plan: Plan) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.loadgen"],
+        input=orjson.dumps(plan.__dict__),
+        capture_output=True,
+        check=True,
+    )
+    return orjson.loads(done.stdout)
+
+
+def liquidation_latencies(api: str, token: str, redis_url: str, database_url: str, feed, rounds):
+    """Per round: a 100x long at the mid, then a quote 2% lower; seconds until the engine's
+    trade_liquidated event is on db_operations_queue, and until the trades row says so."""
+    client = redis.Redis.from_url(redis_url)
+    loop = asyncio.new_event_loop()
+    database = loop.run_until_complete(asyncpg.connect(asyncpg_dsn(database_url)))
+    liquidated = "SELECT 1 FROM trades WHERE order_id = $1 AND liquidated"
+    to_engine, to_db = [], []
+    mid = MIDS["SOL_USDC"]
+    body = {"asset": "SOL", "type": "long", "margin": 100, "leverage": 100, "slippage": 10_000}
+    with httpx.Client(
+        base_url=api, timeout=20, headers={"authorization": f"Bearer {token}"}
+    ) as http:
+        for _ in range(rounds):
+            quote(feed, "SOL_USDC", mid)
+            opened = http.post("/api/v1/trade/create", json=body)
+            assert opened.status_code == 200, opened.text
+            order_id = opened.json()["orderId"]
+            last = client.xinfo_stream(keys.DB_OPERATIONS)["last-generated-id"]
+            started = time.perf_counter()
+            quote(feed, "SOL_USDC", mid * Decimal("0.98"))
+            seen = False
+            while not seen:
+                seen, last = _liquidation_seen(client, order_id, last)
+            to_engine.append(time.perf_counter() - started)
+            deadline = time.perf_counter() + 10
+            while loop.run_until_complete(database.fetchval(liquidated, order_id)) is None:
+                assert time.perf_counter() < deadline, "no liquidated row within 10 s"
+                time.sleep(0.0005)
+            to_db.append(time.perf_counter() - started)
+    loop.run_until_complete(database.close())
+    loop.close()
+    client.close()
+    return to_engine, to_db
+
+
+def _liquidation_seen(client: redis.Redis, order_id: str, after: bytes) -> tuple[bool, bytes]:
+    """Block until db_operations_queue has news after `after`: whether it holds the order's
+    liquidation, and the id to read after next."""
+    found = client.xread({keys.DB_OPERATIONS: after}, block=5000)
+    assert found, "no DB operation within 5 s"
+    for entry_id, fields in found[0][1]:
+        after = entry_id
+        for op in orjson.loads(fields[b"ops"]):
+            if op["op"] == "trade_liquidated" and op["orderId"] == order_id:
+                return True, after
+    return False, after
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+def run() -> dict[str, float | int | str]:
+    with stores() as (redis_url, database_url), tempfile.TemporaryDirectory() as scratch:
+        logs = Path(scratch)
+        feed = FakeFeed(logs / "feed.log")
+        mailbox = Mailbox()
+        smtp_port = free_port()
+        smtp = Controller(mailbox, hostname="127.0.0.1", port=smtp_port)
+        smtp.start()
+        port, env = stack_env(logs, redis_url, database_url, feed.url, smtp_port)
+        env.update(
+            {
+                "PRICE_BATCH_MS": "0",
+                "SERVER_WORKERS": WORKERS,
+                "LOG_LEVEL": "WARNING",
+                "ENGINE_RPC_TIMEOUT_S": "10",
+                "SNAPSHOT_INTERVAL_S": "20",
+            }
+        )
+        api = f"http://127.0.0.1:{port}"
+        services = Services(env, logs)
+        quoter = Quoter(feed)
+        try:
+            services.start("dbprocessor", "engine", "poller", "server")
+            wait_until(lambda: feed.state()["connections"], 30, "the poller")
+            quoter.start()
+            wait_until(lambda: _healthy(api), 60, "a healthy platform", every=0.1)
+            tokens = sign_in(api, mailbox, CLIENTS + 1)
+            liquidation_token = tokens.pop()
+
+            plan = Plan("127.0.0.1", port, SECONDS, 3.0, "trades", tokens)
+            trades = load(plan)
+            health = load(Plan("127.0.0.1", port, min(SECONDS, 10.0), 2.0, "health", tokens))
+
+            quoter.paused.set()
+            to_engine, to_db = liquidation_latencies(
+                api, liquidation_token, redis_url, database_url, feed, LIQUIDATION_ROUNDS
+            )
+            figures = summarize(trades, health, to_engine, to_db)
+            figures["e2e_settings"] = (
+                f"{CLIENTS} clients, {SECONDS:g} s, server workers {WORKERS}, "
+                "RATE_LIMIT_PER_MINUTE=0, PRICE_BATCH_MS=0"
+            )
+        except BaseException:
+            print(services.report(), file=sys.stderr)
+            raise
+        finally:
+            quoter.stopped.set()
+            services.stop_all()
+            smtp.stop()
+            feed.stop()
+    show("end to end through HTTP (all processes on this machine)", figures)
+    record("e2e", figures)
+    return figures
+
+
+def _healthy(api: str) -> bool:
+    try:
+        return httpx.get(f"{api}/health", timeout=2).json().get("status") == "ok"
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
+def summarize(trades: dict, health: dict, to_engine: list, to_db: list) -> dict:
+    opens = trades["latencies"].get("open", [])
+    closes = trades["latencies"].get("close", [])
+    failures = {k: v for k, v in trades["statuses"].items() if not k.endswith(" 200")}
+    open_rate = len(opens) / trades["seconds"]
+    health_rate = len(health["latencies"].get("health", [])) / health["seconds"]
+    figures: dict[str, float | int | str] = {
+        "e2e_trade_open_per_s": round(open_rate),
+        "e2e_trade_open_p50_ms": ms(median(opens)),
+        "e2e_trade_open_p99_ms": ms(percentile(opens, 0.99)),
+        "e2e_trade_close_p99_ms": ms(percentile(closes, 0.99)) if closes else 0.0,
+        "e2e_trades_per_s": round((len(opens) + len(closes)) / trades["seconds"]),
+        "e2e_health_per_s": round(health_rate),
+        "e2e_vs_health_ratio": round(open_rate / health_rate, 3),
+        "tick_to_liquidation_p50_ms": ms(median(to_engine)),
+        "tick_to_liquidation_p99_ms": ms(percentile(to_engine, 0.99)),
+        "tick_to_db_liquidation_p50_ms": ms(median(to_db)),
+        "tick_to_db_liquidation_p99_ms": ms(percentile(to_db, 0.99)),
+    }
+    if failures:
+        figures["e2e_non_200"] = str(failures)
+    return figures
+
+
+if __name__ == "__main__":
+    run()

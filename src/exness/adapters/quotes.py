@@ -1,0 +1,78 @@
+"""The latest price of each asset, pushed to the server instead of fetched per request.
+
+The engine writes `price-ASSET` and, in the same MULTI, publishes the same JSON on the
+`prices` channel. The server keeps what it hears in memory: a trade's quote costs no
+round trip. If nothing was heard for an asset lately (a quiet market, a dropped
+subscription), the quote is read from `price-ASSET`, as the SPEC describes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from exness.adapters import keys
+from exness.codec import CodecError
+from exness.codec.prices import decode_asset_quote, decode_price_key
+from exness.log import get_logger
+
+__all__ = ["QuoteBook"]
+
+log = get_logger(__name__)
+
+
+class QuoteBook:
+    def __init__(self, url: str, client: aioredis.Redis, max_age_s: float = 1.0) -> None:
+        self._url = url
+        self._client = client
+        self._max_age_s = max_age_s
+        self._prices: dict[str, tuple[int, float]] = {}  # asset -> (price, heard at, monotonic)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen(), name="quotes")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def price(self, asset: str) -> int | None:
+        """The latest price of `asset` in its units, or None if none was published yet."""
+        heard = self._prices.get(asset)
+        if heard is not None and time.monotonic() - heard[1] < self._max_age_s:
+            return heard[0]
+        raw = await self._client.get(keys.price_key(asset))
+        if raw is None:
+            return None
+        try:
+            return decode_price_key(raw).price
+        except CodecError:
+            return None
+
+    def _heard(self, raw: bytes) -> None:
+        try:
+            asset, quote = decode_asset_quote(raw)
+        except CodecError:
+            return
+        self._prices[asset] = (quote.price, time.monotonic())
+
+    async def _listen(self) -> None:
+        while True:
+            client = aioredis.Redis.from_url(self._url)
+            try:
+                async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(keys.PRICE_CHANNEL)
+                    async for message in pubsub.listen():
+                        self._heard(message["data"])
+            except (RedisError, OSError) as error:
+                log.warning("price subscription lost; reconnecting", error=repr(error))
+                await asyncio.sleep(0.5)
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await client.aclose()
