@@ -26,8 +26,8 @@ from exness.codec.prices import (
     decode_price_key,
     encode_price_key,
     encode_price_updates,
-    stream_id_us,
 )
+from exness.codec.stream_ids import stream_id_key, stream_id_us
 from exness.domain import (
     CloseTrade,
     CreateTrade,
@@ -234,6 +234,7 @@ def test_price_updates_and_keys_round_trip():
     quote = Quote(150_000_000, 7, 149_990_000, 150_010_000)
     assert decode_price_key(encode_price_key("SOL", quote)) == quote
     assert stream_id_us(b"12-3") == 12_000
+    assert stream_id_key("10-0") > stream_id_key("9-5") and stream_id_key("7") == (7, 0)
 
 
 # ---- DB operations and snapshots -------------------------------------------------------------

@@ -27,7 +27,7 @@ from exness.codec.operations import encode_operations
 from exness.domain.messages import DbOperation
 from exness.log import get_logger
 
-__all__ = ["BatchOutputs", "EngineBus", "InputWaiter", "JournalEntry", "stream_id_key"]
+__all__ = ["BatchOutputs", "EngineBus", "InputWaiter", "JournalEntry"]
 
 log = get_logger(__name__)
 
@@ -65,12 +65,6 @@ for _, q in ipairs({2, 1}) do
 end
 return {cursor, taken}
 """
-
-
-def stream_id_key(entry_id: str) -> tuple[int, int]:
-    """Stream ids compare as (ms, seq) numbers, not as strings: "10-0" > "9-0"."""
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)
 
 
 @dataclass(slots=True)

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from exness.codec import CodecError
+from exness.codec.stream_ids import stream_id_us
 from exness.domain.assets import ASSETS
 from exness.domain.messages import PriceTick, Quote
 
@@ -23,14 +24,7 @@ __all__ = [
     "decode_price_key",
     "encode_price_key",
     "encode_price_updates",
-    "stream_id_us",
 ]
-
-
-def stream_id_us(entry_id: str | bytes) -> int:
-    """The time of a Redis stream entry id (`<ms>-<seq>`), in µs."""
-    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    return int(text.split("-", 1)[0]) * 1000
 
 
 def _rescaled(value: Any, decimals: int, target: int, name: str) -> int:

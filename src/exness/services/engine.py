@@ -21,19 +21,13 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from exness.adapters import keys
-from exness.adapters.bus import (
-    COMMAND,
-    BatchOutputs,
-    EngineBus,
-    InputWaiter,
-    JournalEntry,
-    stream_id_key,
-)
+from exness.adapters.bus import COMMAND, BatchOutputs, EngineBus, InputWaiter, JournalEntry
 from exness.adapters.redis import connect
 from exness.codec import CodecError
 from exness.codec.commands import BadCommand, decode_command, encode_reply
 from exness.codec.operations import SnapshotEntry, encode_snapshot
-from exness.codec.prices import decode_price_entry, encode_price_key, stream_id_us
+from exness.codec.prices import decode_price_entry, encode_price_key
+from exness.codec.stream_ids import stream_id_key, stream_id_us
 from exness.domain import Engine, EngineConfig, Rejection
 from exness.log import get_logger
 from exness.services.runtime import StopSignal, publish_status, run_service, tune_gc

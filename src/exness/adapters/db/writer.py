@@ -34,6 +34,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exness.adapters.db.models import PriceBar
+from exness.codec.stream_ids import stream_id_key
 from exness.domain.assets import ASSETS
 from exness.domain.messages import (
     DbOperation,
@@ -96,14 +97,12 @@ def us_to_datetime(us: int) -> datetime:
 
 def parse_stream_id(entry_id: str | bytes) -> tuple[int, int]:
     """A Redis stream id `<ms>-<seq>` (or a bare `<ms>`) as a pair that orders like the id."""
-    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    ms, _, seq = text.partition("-")
     try:
-        parsed = int(ms), int(seq or 0)
+        parsed = stream_id_key(entry_id)
     except ValueError:
-        raise DataRejected(f"{text!r} is not a stream id") from None
-    if not all(0 <= part < _INT64 for part in parsed):
-        raise DataRejected(f"{text!r} is not a stream id")
+        raise DataRejected(f"{entry_id!r} is not a stream id") from None
+    if not all(0 <= part < _INT64 for part in parsed):  # they go into BIGINT columns
+        raise DataRejected(f"{entry_id!r} is not a stream id")
     return parsed
 
 
