@@ -26,6 +26,7 @@ from exness.codec.operations import (
 from exness.codec.prices import encode_price_updates
 from exness.domain import Engine
 from exness.domain.messages import (
+    InitializeWallet,
     PriceTick,
     TradeClosed,
     TradeLiquidated,
@@ -397,3 +398,21 @@ async def wait_for(condition, timeout: float = 10.0) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError("condition not met in time")
+
+
+async def test_a_snapshot_postgresql_refuses_for_its_content_is_dead_lettered(redis_client, db):
+    """JSONB refuses a NUL character (SQLSTATE 22P05). SQLAlchemy raises that as a plain
+    DBAPIError; it is still the data's fault, so it is dead-lettered, not retried forever."""
+    engine = Engine()
+    engine.apply(InitializeWallet("w1", "nul\u0000user", T0))
+    entry = SnapshotEntry("5-0", T0, engine.to_snapshot())
+    refused = (await redis_client.xadd(keys.SNAPSHOTS, {"data": encode_snapshot(entry)})).decode()
+    await add_operation(redis_client, UserCreated("dave", "d@x.io", 500_000, T0))
+
+    service = processor(redis_client, db)
+    await drain(service)
+
+    [(_, letter)] = await redis_client.xrange(keys.DEAD_LETTERS)
+    assert (letter[b"stream"].decode(), letter[b"id"].decode()) == (keys.SNAPSHOTS, refused)
+    assert await pending(redis_client, keys.SNAPSHOTS) == 0
+    assert await fetch(db, "SELECT id FROM users") == [("dave",)]

@@ -93,6 +93,13 @@ def is_data_error(error: BaseException) -> bool:
     the database or Redis being unavailable."""
     if isinstance(error, DataRejected | CodecError | IntegrityError | DataError):
         return True
+    if isinstance(error, DBAPIError):
+        # SQLAlchemy does not always map the driver's error to DataError; the SQLSTATE says it:
+        # class 22 (data exception) and 23 (integrity constraint violation).
+        driver_error = getattr(error.orig, "__cause__", None) or error.orig
+        sqlstate = getattr(driver_error, "sqlstate", None) or getattr(error.orig, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate[:2] in ("22", "23"):
+            return True
     # Raised before the statement reached the server (a value the driver cannot encode).
     return (
         isinstance(error, StatementError)
