@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ASSETS", "SYMBOLS", "Asset", "by_backpack_symbol"]
+__all__ = ["ASSETS", "Asset", "by_backpack_symbol"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +46,6 @@ ASSETS: dict[str, Asset] = {
         ),
     )
 }
-SYMBOLS: tuple[str, ...] = tuple(ASSETS)
 
 _BY_BACKPACK = {asset.backpack_symbol: asset for asset in ASSETS.values()}
 

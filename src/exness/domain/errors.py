@@ -22,7 +22,6 @@ to transport concerns (HTTP status and so on), the domain does not know about th
 from __future__ import annotations
 
 __all__ = [
-    "REJECTIONS",
     "DuplicateOrder",
     "InsufficientBalance",
     "InvalidCommand",
@@ -88,14 +87,3 @@ class NotOrderOwner(OrderRejection):
 
 class OrderAlreadyClosed(OrderRejection):
     code = "ORDER_ALREADY_CLOSED"
-
-
-def _all_subclasses(cls: type[Rejection]) -> list[type[Rejection]]:
-    found = [cls]
-    for sub in cls.__subclasses__():
-        found.extend(_all_subclasses(sub))
-    return found
-
-
-#: code -> class, for adapters that turn a reply back into a typed rejection.
-REJECTIONS: dict[str, type[Rejection]] = {cls.code: cls for cls in _all_subclasses(Rejection)}
