@@ -15,7 +15,7 @@ from typing import Any, Literal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["HistoryFilter", "TradeHistory", "Users", "klines"]
+__all__ = ["HistoryFilter", "TradeHistory", "Users", "klines", "trade_history"]
 
 
 class Users:
