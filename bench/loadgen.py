@@ -20,6 +20,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import orjson
+import psutil
 import uvloop
 
 __all__ = ["Plan", "main", "run"]
@@ -34,6 +35,19 @@ class Plan:
     mode: str  # "trades" (open/close mix) or "health"
     tokens: list[str]  # one connection per token
     open_share: float = 2 / 3  # in "trades": the rest close one of the connection's positions
+    cpu_pids: list[int] = field(default_factory=list)  # whose CPU time the window is charged
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU time of each process still alive (read from /proc by psutil)."""
+    times = {}
+    for pid in pids:
+        try:
+            used = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue
+        times[pid] = used.user + used.system
+    return times
 
 
 @dataclass
@@ -125,10 +139,16 @@ async def run(plan: Plan) -> dict:
     await asyncio.sleep(plan.warmup_s)
     tally.measuring = True
     measured_from = time.perf_counter()
+    cpu_before = cpu_seconds(plan.cpu_pids)
     await asyncio.gather(*clients)
+    cpu_after = cpu_seconds(plan.cpu_pids)
     measured = time.perf_counter() - measured_from
     return {
         "seconds": measured,
+        # CPU the listed processes spent in the measured window (those alive at both ends)
+        "cpu_seconds": sum(
+            cpu_after[pid] - cpu_before[pid] for pid in cpu_after.keys() & cpu_before.keys()
+        ),
         "statuses": dict(tally.statuses),
         "latencies": {kind: samples for kind, samples in tally.latencies.items()},
     }

@@ -23,9 +23,9 @@ from exness.adapters.db.session import create_engine
 from exness.adapters.db.snapshots import SnapshotStore
 from exness.adapters.redis import connect
 from exness.codec.commands import encode_command
-from exness.codec.operations import SnapshotEntry
 from exness.codec.prices import encode_price_updates
-from exness.domain import EngineConfig, PriceTick
+from exness.codec.snapshot import SnapshotEntry, encode_state
+from exness.domain import CloseTrade, CreateTrade, EngineConfig, PriceTick
 from exness.services.engine import EngineService
 
 POSITIONS = 100_000
@@ -45,29 +45,32 @@ def journal_entries(count: int, open_ids: list[tuple[str, str]], seed: int = 11)
             entries.append({"k": "p", "s": f"{n + 2}-0", "d": encode_price_updates([tick])})
         elif roll < 0.5 and open_ids:
             order_id, user = open_ids.pop(rng.randrange(len(open_ids)))
-            body = encode_command("CLOSE_TRADE", f"c{n}", user, None, {"orderId": order_id})
+            body = encode_command(CloseTrade(f"c{n}", user, order_id, 0), None)
             entries.append({"k": "c", "d": body})
         else:
             user, asset = rng.choice(USERS), rng.choice(tuple(BASE))
             order_id = f"journal-{n:09d}"
             open_ids.append((order_id, user))
-            data = {
-                "orderId": order_id,
-                "asset": asset,
-                "type": rng.choice(("long", "short")),
-                "margin": rng.randint(100, 5_000),
-                "leverage": rng.randint(1, 50),
-            }
-            entries.append(
-                {"k": "c", "d": encode_command("CREATE_TRADE", f"o{n}", user, None, data)}
+            command = CreateTrade(
+                f"o{n}",
+                user,
+                order_id,
+                asset,
+                rng.choice(("long", "short")),
+                rng.randint(100, 5_000),
+                rng.randint(1, 50),
+                100,
+                None,
+                0,
             )
+            entries.append({"k": "c", "d": encode_command(command, None)})
     return entries
 
 
 async def measure(redis_url: str, database_url: str) -> dict[str, float | int | str]:
     engine = engine_with_positions(POSITIONS)
     # time stands still in this world: prices never go stale during the replay
-    state = engine.to_snapshot()
+    state = encode_state(engine.state())
     db = create_engine(database_url)
     client = connect(redis_url)
     try:
@@ -107,7 +110,8 @@ async def measure(redis_url: str, database_url: str) -> dict[str, float | int | 
 
 
 def run() -> dict[str, float | int | str]:
-    with stores() as (redis_url, database_url):
+    with stores() as running:
+        redis_url, database_url = running.redis_url, running.database_url
         figures = asyncio.run(measure(redis_url, database_url))
     show("engine recovery (100k positions in the snapshot, 100k journal entries after it)", figures)
     record("recovery", figures)

@@ -9,13 +9,38 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
+
+import psutil
 
 from exness.adapters.db.migrate import run_migrations
 from exness.adapters.embedded import EmbeddedPostgres, EmbeddedValkey
 
 
+class Stores(NamedTuple):
+    redis_url: str
+    database_url: str
+    valkey_dir: Path | None  # where an embedded store keeps its pid file, if we started it
+    postgres_dir: Path | None
+
+    def pids(self) -> list[int]:
+        """The processes of the embedded stores (Valkey; PostgreSQL's postmaster and every
+        backend and worker under it), for CPU accounting; [] for external stores."""
+        pids: list[int] = []
+        for pid_file in (
+            self.valkey_dir and self.valkey_dir / "valkey.pid",
+            self.postgres_dir and self.postgres_dir / "postmaster.pid",
+        ):
+            if pid_file is None or not pid_file.exists():
+                continue
+            pid = int(pid_file.read_text().split()[0])
+            with contextlib.suppress(psutil.Error):
+                pids += [pid, *(c.pid for c in psutil.Process(pid).children(recursive=True))]
+        return pids
+
+
 @contextlib.contextmanager
-def stores(appendfsync: str = "everysec") -> Iterator[tuple[str, str]]:
+def stores(appendfsync: str = "everysec") -> Iterator[Stores]:
     with tempfile.TemporaryDirectory(prefix="exness-bench-") as scratch:
         home = Path(scratch)
         valkey = postgres = None
@@ -30,7 +55,12 @@ def stores(appendfsync: str = "everysec") -> Iterator[tuple[str, str]]:
                 postgres.start()
                 database_url = postgres.ensure_database("exness")
             asyncio.run(run_migrations(database_url, database_url))
-            yield redis_url, database_url
+            yield Stores(
+                redis_url,
+                database_url,
+                valkey.data_dir if valkey else None,
+                postgres.data_dir if postgres else None,
+            )
         finally:
             if postgres is not None:
                 postgres.stop()

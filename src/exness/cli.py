@@ -8,7 +8,6 @@ configured.
 from __future__ import annotations
 
 import importlib
-import sys
 
 import typer
 
@@ -38,22 +37,14 @@ def load_settings(service: str) -> Settings:
     return settings
 
 
-def require(settings: Settings, *names: str) -> None:
-    missing = [name.upper() for name in names if getattr(settings, name) is None]
-    if missing:
-        typer.echo(
-            f"{', '.join(missing)} must be set to run this service alone "
-            "(or use `exness up`, which starts embedded stores)",
-            err=True,
-        )
-        raise typer.Exit(2)
-
-
-def run_service(name: str, *needs: str) -> None:
+def run_service(name: str) -> None:
     settings = load_settings(name)
-    require(settings, *needs)
     module = importlib.import_module(f"exness.services.{name}")
-    module.main(settings)
+    try:
+        module.main(settings)
+    except SettingsError as error:  # a store URL the service needs is not set
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -68,37 +59,39 @@ def up() -> None:
 @app.command()
 def server() -> None:
     """The HTTP API (SPEC §4) on PORT."""
-    run_service("server", "redis_url", "database_url")
+    run_service("server")
 
 
 @app.command()
 def engine() -> None:
     """The trading engine: the single writer of balances, positions and prices."""
-    run_service("engine", "redis_url", "database_url")
+    run_service("engine")
 
 
 @app.command()
 def dbprocessor() -> None:
     """Writes the engine's DB operations and snapshots to PostgreSQL, in batches."""
-    run_service("dbprocessor", "redis_url", "database_url")
+    run_service("dbprocessor")
 
 
 @app.command()
 def poller() -> None:
     """Backpack bookTicker (or PRICE_FEED=sim) into price_stream."""
-    run_service("poller", "redis_url")
+    run_service("poller")
 
 
 @app.command()
 def migrate() -> None:
     """Apply the database migrations (idempotent) to DATABASE_URL and SNAPSHOT_URL."""
     settings = load_settings("migrate")
-    require(settings, "database_url")
+    if not settings.database_url:
+        typer.echo("DATABASE_URL must be set to migrate", err=True)
+        raise typer.Exit(2)
     import asyncio
 
     from exness.adapters.db.migrate import run_migrations
 
-    asyncio.run(run_migrations(settings.database_url, settings.snapshot_database_url))  # type: ignore[arg-type]
+    asyncio.run(run_migrations(settings.database_url, settings.snapshot_url))
     typer.echo("migrations applied")
 
 
@@ -108,12 +101,16 @@ def reconcile() -> None:
 
     Run it when the platform is quiet: a trade in flight shows as a passing difference."""
     settings = load_settings("reconcile")
-    require(settings, "redis_url", "database_url")
+    try:
+        stores = settings.stores()
+    except SettingsError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
     import asyncio
 
     from exness.services.reconcile import reconcile as run_reconcile
 
-    report = asyncio.run(run_reconcile(settings))
+    report = asyncio.run(run_reconcile(settings, stores))
     typer.echo(report.summary())
     raise typer.Exit(0 if report.ok else 1)
 
@@ -131,4 +128,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

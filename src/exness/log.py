@@ -38,4 +38,5 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "console") -
 
 
 def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
-    return structlog.get_logger(name)  # type: ignore[no-any-return]
+    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(name)
+    return logger

@@ -9,14 +9,15 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "SettingsError", "get_settings"]
+__all__ = ["Settings", "SettingsError", "StoreUrls", "get_settings"]
 
 # Secrets that appear in tutorials and .env templates: refusing them beats signing tokens with them.
 _PLACEHOLDER_SECRETS = {"changeme", "changethis", "secret", "jwt_secret", "your-secret", "password"}
@@ -37,6 +38,15 @@ def _require_scheme(value: str | None, schemes: tuple[str, ...], name: str) -> s
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class StoreUrls:
+    """Where the stores are, resolved: configured, or the embedded ones `exness up` started."""
+
+    redis_url: str
+    database_url: str
+    snapshot_url: str
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
@@ -49,8 +59,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8002, ge=1, le=65535)
     server_workers: int = Field(1, ge=1, le=64)
-    backend_url: str = "http://localhost:8002"
-    frontend_url: str = "http://localhost:3000"
+    # Where the server is reached (the sign-in link's base); defaults to http://HOST:PORT.
+    backend_url: str = ""
+    # Where the sign-in link lands and the CORS origin; defaults to BACKEND_URL, whose web
+    # terminal (SPEC §9) is served by the server itself.
+    frontend_url: str = ""
     rate_limit_per_minute: int = Field(600, ge=0)
     engine_rpc_timeout_s: float = Field(5.0, gt=0, le=120)
 
@@ -69,9 +82,9 @@ class Settings(BaseSettings):
     price_feed: Literal["backpack", "sim"] = "backpack"
     backpack_ws_url: str = "wss://ws.backpack.exchange"
     sim_seed: int | None = None
-    # The poller appends what arrived every PRICE_BATCH_MS (SPEC §2: about every 100 ms);
-    # 0 writes each update on arrival, batching only what comes while a write is in flight.
-    price_batch_ms: int = Field(100, ge=0, le=10_000)
+    # 0 (SPEC §2): the poller writes each update as it arrives, batching only what comes while
+    # a write is in flight; a longer window trades liquidation latency for fewer writes.
+    price_batch_ms: int = Field(0, ge=0, le=10_000)
     price_max_age_s: float = Field(10.0, gt=0)
     snapshot_interval_s: float = Field(20.0, gt=0)
     snapshots_kept: int = Field(5, ge=1)
@@ -98,8 +111,30 @@ class Settings(BaseSettings):
     @field_validator("backend_url", "frontend_url")
     @classmethod
     def _http_scheme(cls, value: str) -> str:
-        _require_scheme(value, ("http", "https"), "BACKEND_URL/FRONTEND_URL")
+        if value:
+            _require_scheme(value, ("http", "https"), "BACKEND_URL/FRONTEND_URL")
         return value.rstrip("/")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _follow_defaults(cls, values: Any) -> Any:
+        """Defaults that follow other settings: SNAPSHOT_URL follows DATABASE_URL, BACKEND_URL
+        follows HOST and PORT, FRONTEND_URL follows BACKEND_URL (SPEC §6)."""
+        if not isinstance(values, dict):
+            return values
+        values = {key.lower(): value for key, value in values.items()}
+        if not values.get("snapshot_url"):
+            values["snapshot_url"] = values.get("database_url") or None
+        if not values.get("backend_url"):
+            host = str(values.get("host") or "127.0.0.1")
+            if host in ("0.0.0.0", "::", ""):  # every interface: this machine answers as localhost
+                host = "localhost"
+            elif ":" in host:  # an IPv6 literal
+                host = f"[{host}]"
+            values["backend_url"] = f"http://{host}:{values.get('port') or 8002}"
+        if not values.get("frontend_url"):
+            values["frontend_url"] = values["backend_url"]
+        return values
 
     @field_validator("backpack_ws_url")
     @classmethod
@@ -130,9 +165,29 @@ class Settings(BaseSettings):
 
     # ---- derived values ----------------------------------------------------------------------
 
-    @property
-    def snapshot_database_url(self) -> str | None:
-        return self.snapshot_url or self.database_url
+    def redis_only(self) -> str:
+        """REDIS_URL, for a service that needs nothing else (the poller)."""
+        if not self.redis_url:
+            raise SettingsError(
+                "REDIS_URL must be set to run this service alone "
+                "(or use `exness up`, which starts embedded stores)"
+            )
+        return self.redis_url
+
+    def stores(self) -> StoreUrls:
+        """The store URLs a service needs, or SettingsError naming what is missing."""
+        missing = [
+            name
+            for name, value in (("REDIS_URL", self.redis_url), ("DATABASE_URL", self.database_url))
+            if not value
+        ]
+        if missing:
+            raise SettingsError(
+                f"{' and '.join(missing)} must be set to run this service alone "
+                "(or use `exness up`, which starts embedded stores)"
+            )
+        assert self.redis_url and self.database_url
+        return StoreUrls(self.redis_url, self.database_url, self.snapshot_url or self.database_url)
 
     @property
     def price_max_age_us(self) -> int:
@@ -170,7 +225,7 @@ class Settings(BaseSettings):
 def get_settings(**overrides: object) -> Settings:
     """Read and validate the settings; a bad value raises SettingsError naming the variable."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)  # type: ignore[arg-type]  # names and types are checked at run time
     except ValidationError as error:
         problems = []
         for item in error.errors():

@@ -45,7 +45,8 @@ def test_a_trade_from_open_to_close_to_history_exact_to_the_cent(stack: Stack):
     opened = exact(answer)
     order_id = opened["orderId"]
     assert opened["asset"] == "SOL" and opened["type"] == "long"
-    assert opened["margin"] == 1000 and opened["leverage"] == 10
+    assert opened["leverage"] == 10
+    assert_exactly(opened["margin"], "10.00")  # USD, like every trade record (SPEC §4)
     assert_exactly(opened["openPrice"], "150")
     assert_exactly(opened["liquidationPrice"], "135")  # 150 * (10 - 1) / 10
     assert opened["balance"] == 500_000 - 1000
@@ -71,6 +72,8 @@ def test_a_trade_from_open_to_close_to_history_exact_to_the_cent(stack: Stack):
     assert '"pnl":1.00' in answer.text.replace(" ", "")
     closed = exact(answer)
     assert closed["orderId"] == order_id
+    assert closed["createdAt"] == position["createdAt"] <= closed["closedAt"]
+    assert_exactly(closed["margin"], "10.00")
     assert_exactly(closed["closePrice"], "151.5")
     assert_exactly(closed["pnl"], "1.00")
     assert closed["liquidated"] is False

@@ -28,13 +28,14 @@ import redis
 
 from exness.adapters import keys
 from exness.adapters.embedded import EmbeddedValkey
-from exness.codec.commands import decode_reply, encode_command
+from exness.codec.replies import decode_reply
 from exness.services.reconcile import reconcile
 from exness.services.server.auth import SessionTokens
 from exness.settings import get_settings
 from tests.e2e.api import db_fetch
 from tests.e2e.conftest import run
 from tests.e2e.processes import Services, free_port, wait_until
+from tests.fakes.wire import wire_command
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
 
@@ -123,16 +124,16 @@ def wreak_havoc(services: Services, valkey: EmbeddedValkey, stop: threading.Even
         log.append(victim)
 
 
-def ask_engine(client: redis.Redis, kind: str, user: str, data: dict | None = None) -> dict:
+def ask_engine(client: redis.Redis, kind: str, user: str, data: dict | None = None):
     reply_to = f"engine_replies:chaos-{uuid.uuid4().hex}"
     request_id = uuid.uuid4().hex
     queue = keys.TRADE_QUEUE if "TRADE" in kind else keys.WALLET_QUEUE
-    client.lpush(queue, encode_command(kind, request_id, user, reply_to, data))
+    client.lpush(queue, wire_command(kind, request_id, user, reply_to, data))
     popped = client.brpop([reply_to], timeout=30)
     assert popped is not None, f"the engine did not answer {kind}"
     reply = decode_reply(popped[1])
     assert reply.ok, reply
-    return reply.data or {}
+    return reply.result
 
 
 def quiet(client: redis.Redis) -> bool:
@@ -206,7 +207,8 @@ def test_nothing_acknowledged_is_lost_or_applied_twice_under_kill_9(
         wait_until(lambda: _up(api), 60, "the server after the chaos")
         wait_until(lambda: quiet(client), 60, "the DB processor to drain")
         check(client, database_url, ledger, tokens)
-        report = run(reconcile(get_settings(**{k.lower(): v for k, v in env.items()})))
+        settings = get_settings(**{k.lower(): v for k, v in env.items()})
+        report = run(reconcile(settings, settings.stores()))
         print(report.summary())
         assert report.ok, report.summary()
         assert report.rows >= len(ledger.opened)
@@ -231,7 +233,7 @@ def check(client: redis.Redis, database_url: str, ledger: Ledger, tokens: dict[s
         row = rows.get(order_id)
         assert row is not None, f"acknowledged open {order_id} is missing from the database"
         assert row["user_id"] == acked["user"]
-        assert row["margin"] == Decimal(acked["margin"]) / 100
+        assert row["margin"] == acked["margin"]  # USD, as the answer showed it
         assert row["leverage"] == acked["leverage"]
         assert row["open_price"] == acked["openPrice"]
     for order_id, acked in ledger.closed.items():
@@ -249,9 +251,10 @@ def check(client: redis.Redis, database_url: str, ledger: Ledger, tokens: dict[s
         )
         lost = sum((r["margin"] for r in mine if r["liquidated"]), Decimal(0))
         expected = Decimal(5000) - open_margin + realized - lost
-        balance = ask_engine(client, "GET_USDC_BALANCE", trader)["balance"]
+        balance = ask_engine(client, "GET_USDC_BALANCE", trader).balance
         assert Decimal(balance) / 100 == expected, (trader, balance, expected)
-        live = {t["orderId"] for t in ask_engine(client, "GET_OPEN_TRADES", trader)["trades"]}
+        positions = ask_engine(client, "GET_OPEN_TRADES", trader).positions
+        live = {item.position.order_id for item in positions}
         assert live == {r["order_id"] for r in mine if r["closed_at"] is None}, trader
 
 

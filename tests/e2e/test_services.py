@@ -12,11 +12,11 @@ import pytest
 import redis
 
 from exness.adapters import keys
-from exness.codec.commands import decode_reply, encode_command
 from exness.codec.prices import decode_price_key
 from tests.e2e.api import db_fetch
 from tests.e2e.conftest import Stack
 from tests.e2e.processes import wait_until
+from tests.fakes.wire import wire_command
 
 pytestmark = pytest.mark.e2e
 
@@ -30,15 +30,16 @@ class Bus:
         self.redis = redis.Redis.from_url(url)
 
     def ask(self, kind: str, user: str, data: dict | None = None) -> dict:
+        """The engine's raw JSON reply (codec/replies.py documents it)."""
         request_id = uuid.uuid4().hex
         queue = keys.TRADE_QUEUE if "TRADE" in kind else keys.WALLET_QUEUE
-        self.redis.lpush(queue, encode_command(kind, request_id, user, REPLIES, data))
+        self.redis.lpush(queue, wire_command(kind, request_id, user, REPLIES, data))
         while True:
             popped = self.redis.brpop([REPLIES], timeout=20)
             assert popped is not None, f"no reply to {kind}"
-            reply = decode_reply(popped[1])
-            if reply.request_id == request_id:
-                return reply.to_dict()
+            reply = orjson.loads(popped[1])
+            if reply["requestId"] == request_id:
+                return reply
 
 
 def test_quotes_trades_and_liquidations_flow_through_the_services(stack: Stack):
@@ -59,7 +60,7 @@ def test_quotes_trades_and_liquidations_flow_through_the_services(stack: Stack):
         {"orderId": order_id, "asset": "SOL", "type": "long", "margin": 2500, "leverage": 10},
     )
     assert opened["ok"], opened
-    assert opened["data"]["liquidationPrice"] == 135_000_000
+    assert opened["result"]["position"]["liquidationPrice"] == 135_000_000
     [row] = wait_until(
         lambda: db_fetch(database, "SELECT * FROM trades WHERE order_id = $1", order_id),
         20,
@@ -79,7 +80,8 @@ def test_quotes_trades_and_liquidations_flow_through_the_services(stack: Stack):
     )
     assert row["pnl"] == Decimal("-25.00")
     assert row["close_price"] == Decimal("134.99")
-    assert bus.ask("GET_USDC_BALANCE", "trader-1")["data"] == {"balance": 500_000 - 2500}
+    balance = bus.ask("GET_USDC_BALANCE", "trader-1")["result"]
+    assert balance == {"kind": "balance", "balance": 500_000 - 2500}
 
 
 def test_bad_entries_on_every_stream_are_skipped_without_stopping_a_service(stack: Stack):

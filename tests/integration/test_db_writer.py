@@ -14,11 +14,12 @@ from hypothesis import strategies as st
 from sqlalchemy import select, text
 
 from exness.adapters.db.models import PriceBar, Trade, User
+from exness.adapters.db.rows import DataRejected, PriceEntry
 from exness.adapters.db.session import create_engine
 from exness.adapters.db.snapshots import SnapshotStore
 from exness.adapters.db.urls import asyncpg_dsn
-from exness.adapters.db.writer import DataRejected, DbWriter, PriceEntry
-from exness.codec.operations import SnapshotEntry
+from exness.adapters.db.writer import DbWriter
+from exness.codec.snapshot import SnapshotEntry, decode_state, encode_state
 from exness.domain import Engine
 from exness.domain.messages import PriceTick, TradeClosed, TradeLiquidated, TradeOpened, UserCreated
 from exness.domain.positions import Position
@@ -226,25 +227,6 @@ async def test_a_number_too_wide_for_its_column_is_rejected_not_retried(writer, 
     assert await trades(db) == {}
 
 
-async def test_write_in_runs_in_the_callers_transaction(writer, db):
-    with pytest.raises(RuntimeError):
-        async with db.begin() as connection:
-            await writer.write_in(connection, [TradeOpened(position("o1"))])
-            raise RuntimeError("the caller gives up: nothing is written")
-    assert await trades(db) == {}
-    merged = PriceEntry("1-0", [tick(SOL_PRICE, M0)])
-    await writer.write([], [merged])
-    async with db.begin() as connection:
-        await connection.execute(
-            text("INSERT INTO users (id, created_at) VALUES ('alice', :at)"),
-            {"at": datetime(2023, 1, 1, tzinfo=UTC)},
-        )
-        new = PriceEntry("2-0", [tick(SOL_PRICE + 1, M0 + 1)])
-        await writer.write_in(connection, [TradeOpened(position("o2"))], [merged, new])
-    assert set(await trades(db)) == {"o2"}
-    assert [bar.ticks for bar in (await bars(db)).values()] == [2]
-
-
 async def test_a_kept_connection_that_died_is_replaced(db, database_url):
     writer = DbWriter(db, keep_connection=True)
     await writer.write([UserCreated("ivy", None, 500_000, T0)])
@@ -365,22 +347,22 @@ def busy_engine() -> Engine:
 
 async def test_latest_snapshot_round_trips_the_engine_exactly(db):
     engine = busy_engine()
-    state = engine.to_snapshot()
+    state = encode_state(engine.state())
     assert state["open_orders"] and state["closed_orders"] and state["recent_replies"]
     store = SnapshotStore(db, keep=3)
     assert await store.latest() is None
     assert await store.oldest_kept_journal_id() is None
-    await store.save([SnapshotEntry("9-5", T0, {"version": 1, **Engine().to_snapshot()})])
+    await store.save([SnapshotEntry("9-5", T0, encode_state(Engine().state()))])
     await store.save([SnapshotEntry("10-0", T0 + 1, state)])
     latest = await store.latest()
     assert latest == SnapshotEntry("10-0", T0 + 1, state)
     assert list(latest.state) == list(state)
-    assert Engine.from_snapshot(latest.state).to_snapshot() == state
+    assert Engine.from_state(decode_state(latest.state)).state() == engine.state()
 
 
 async def test_snapshots_are_pruned_to_the_newest_and_saved_once(db):
     store = SnapshotStore(db, keep=2)
-    empty = Engine().to_snapshot()
+    empty = encode_state(Engine().state())
     for journal_id in ("9-0", "10-0", "9-1"):
         await store.save([SnapshotEntry(journal_id, T0, empty)])
     await store.save([SnapshotEntry("10-0", T0, empty), SnapshotEntry("11-0", T0, empty)])

@@ -14,16 +14,12 @@ from sqlalchemy import text
 
 from exness.adapters import keys
 from exness.adapters.db.migrate import run_migrations
+from exness.adapters.db.rows import us_to_datetime
 from exness.adapters.db.session import create_engine
 from exness.adapters.db.snapshots import SnapshotStore
-from exness.adapters.db.writer import us_to_datetime
-from exness.codec.operations import (
-    SnapshotEntry,
-    encode_operation,
-    encode_operations,
-    encode_snapshot,
-)
+from exness.codec.operations import encode_operation, encode_operations
 from exness.codec.prices import encode_price_updates
+from exness.codec.snapshot import SnapshotEntry, encode_snapshot, encode_state
 from exness.domain import Engine
 from exness.domain.messages import (
     InitializeWallet,
@@ -102,7 +98,7 @@ async def test_operations_snapshots_and_prices_end_to_end(redis_client, db):
     await add_prices(client, (200_000_000, T0 + 3), (201_000_000, T0 + MINUTE))
     for n in range(1, 21):
         await client.xadd(keys.JOURNAL, {"data": b"{}"}, id=f"{n}-0")
-    state = Engine().to_snapshot()
+    state = encode_state(Engine().state())
     for journal_id in ("5-0", "15-0", "10-0"):  # keep=2: "5-0" is pruned
         entry = SnapshotEntry(journal_id, T0, state)
         await client.xadd(keys.SNAPSHOTS, {"data": encode_snapshot(entry)})
@@ -149,7 +145,7 @@ async def test_entries_a_dead_consumer_left_pending_are_written_once(redis_clien
     await add_prices(client, (201_000_000, T0), (203_000_000, T0 + 1))
     # The dead consumer wrote the batch (it crashed before acking): the same rows again.
     dead = processor(client, db, consumer="dead")
-    entries = await dead._read()
+    entries = await dead.streams.read()
     assert len(entries) == 3
     await dead._write_main(
         [op for _, op in dead._decode(entries).operations],
@@ -405,7 +401,7 @@ async def test_a_snapshot_postgresql_refuses_for_its_content_is_dead_lettered(re
     DBAPIError; it is still the data's fault, so it is dead-lettered, not retried forever."""
     engine = Engine()
     engine.apply(InitializeWallet("w1", "nul\u0000user", T0))
-    entry = SnapshotEntry("5-0", T0, engine.to_snapshot())
+    entry = SnapshotEntry("5-0", T0, encode_state(engine.state()))
     refused = (await redis_client.xadd(keys.SNAPSHOTS, {"data": encode_snapshot(entry)})).decode()
     await add_operation(redis_client, UserCreated("dave", "d@x.io", 500_000, T0))
 

@@ -12,12 +12,22 @@ from exness.adapters import keys
 from exness.adapters.bus import EngineBus, InputWaiter
 from exness.adapters.db.session import create_engine
 from exness.adapters.db.snapshots import SnapshotStore
-from exness.codec.commands import decode_reply, encode_command
-from exness.codec.operations import decode_operations, decode_snapshot
+from exness.codec.operations import decode_operations
 from exness.codec.prices import decode_price_key, encode_price_updates
-from exness.domain import EngineConfig, PriceTick, TradeLiquidated, TradeOpened, UserCreated
+from exness.codec.replies import decode_reply
+from exness.codec.snapshot import decode_snapshot
+from exness.domain import (
+    Balance,
+    EngineConfig,
+    PriceTick,
+    TradeLiquidated,
+    TradeOpened,
+    UserCreated,
+    WalletOpened,
+)
 from exness.services.engine import EngineService, RecoveryError
 from exness.services.runtime import StopSignal
+from tests.fakes.wire import wire_command
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +48,7 @@ def service(client, snapshots, **options) -> EngineService:
 
 async def push(client, kind, request_id, user, data=None, queue=None):
     queue = queue or (keys.TRADE_QUEUE if "TRADE" in kind else keys.WALLET_QUEUE)
-    await client.lpush(queue, encode_command(kind, request_id, user, REPLIES, data))
+    await client.lpush(queue, wire_command(kind, request_id, user, REPLIES, data))
 
 
 async def price(client, asset="SOL", units=SOL):
@@ -105,10 +115,10 @@ async def test_a_batch_is_answered_and_its_outputs_written(redis_client, snapsho
     await engine.step()
 
     answered = await replies(redis_client)
-    assert answered["w1"].data == {"balance": 500_000, "created": True}
-    assert answered["t1"].ok and answered["t1"].data["openPrice"] == SOL
+    assert answered["w1"].result == WalletOpened(500_000, created=True)
+    assert answered["t1"].ok and answered["t1"].result.position.open_price == SOL
     assert answered["t2"].code == "INSUFFICIENT_BALANCE"
-    assert answered["b1"].data == {"balance": 499_000}
+    assert answered["b1"].result == Balance(499_000)
     assert 0 < await redis_client.ttl(REPLIES) <= keys.REPLY_TTL_S
 
     operations = await db_operations(redis_client)
@@ -144,14 +154,14 @@ async def test_recovery_rebuilds_the_state_and_sends_nothing_twice(redis_client,
     await push(redis_client, "CREATE_TRADE", "t1", "alice", trade("o1"))
     await first.step()
     await first.step()
-    before = first.engine.to_snapshot()
+    before = first.engine.state()
     sent = await redis_client.llen(REPLIES)
     operations = await redis_client.xlen(keys.DB_OPERATIONS)
 
     second = service(redis_client, snapshots)  # the first "crashed" without a snapshot
     report = await second.recover()
     assert report.replayed == 3 and report.re_emitted == 0
-    assert second.engine.to_snapshot() == before
+    assert second.engine.state() == before
     assert await redis_client.llen(REPLIES) == sent
     assert await redis_client.xlen(keys.DB_OPERATIONS) == operations
 
@@ -191,7 +201,7 @@ async def test_recovery_starts_from_the_newest_snapshot(redis_client, snapshots)
     report = await second.recover()
     assert report.snapshot_journal_id == first._snapshot_id
     assert report.replayed == 1
-    assert second.engine.to_snapshot() == first.engine.to_snapshot()
+    assert second.engine.state() == first.engine.state()
 
 
 async def test_recovery_refuses_a_journal_trimmed_past_the_snapshot(redis_client, snapshots):

@@ -19,8 +19,9 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from exness.adapters import keys
-from exness.adapters.backpack import Backoff, BackpackClient
+from exness.adapters.backpack import BackpackClient
 from exness.adapters.sim_feed import SimFeed
+from exness.backoff import Backoff
 from exness.codec.prices import decode_price_entry
 from exness.domain.messages import PriceTick
 from exness.services.poller import Poller
@@ -67,7 +68,8 @@ async def status(client) -> dict:
 
 
 def fast_client(url: str, **options) -> BackpackClient:
-    options.setdefault("backoff", Backoff(initial=0.01, maximum=0.05, healthy_after=0.5))
+    options.setdefault("backoff", Backoff(initial=0.01, maximum=0.05))
+    options.setdefault("healthy_after", 0.5)
     options.setdefault("read_timeout", 10.0)
     options.setdefault("close_timeout", 0.2)
     return BackpackClient(url, **options)
@@ -282,13 +284,12 @@ async def test_a_hung_peer_is_noticed_by_our_pings(backpack: FakeBackpack):
 async def test_backoff_doubles_with_jitter_up_to_the_maximum():
     import random
 
-    backoff = Backoff(initial=0.5, maximum=30.0, jitter=0.5)
-    rng = random.Random(1)
-    delays = [backoff.delay(attempt, rng) for attempt in range(12)]
+    backoff = Backoff(initial=0.5, maximum=30.0, jitter=0.5, rng=random.Random(1))
+    delays = [backoff.next_delay() for _ in range(12)]
     for attempt, delay in enumerate(delays):
         ceiling = min(30.0, 0.5 * 2**attempt)
         assert ceiling / 2 <= delay <= ceiling
-    assert backoff.delay(10_000, rng) <= 30.0
+    assert backoff.delay(10_000) <= 30.0
 
 
 # ---- the batching loop on its own ---------------------------------------------------------------

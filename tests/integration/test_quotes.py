@@ -17,9 +17,9 @@ pytestmark = pytest.mark.integration
 
 async def test_published_prices_are_held_and_the_key_is_the_fallback(redis_client, redis_url):
     book = QuoteBook(redis_url, redis_client, max_age_s=0.5)
-    assert await book.price("SOL") is None  # nothing anywhere yet
+    assert await book.quote("SOL") is None  # nothing anywhere yet
     await redis_client.set(keys.price_key("SOL"), encode_price_key("SOL", Quote(150, 1)))
-    assert await book.price("SOL") == 150  # from the key
+    assert await book.quote("SOL") == Quote(150, 1)  # from the key
     await book.start()
     try:
         while not await redis_client.pubsub_numsub(keys.PRICE_CHANNEL) or (
@@ -27,10 +27,10 @@ async def test_published_prices_are_held_and_the_key_is_the_fallback(redis_clien
         ):
             await asyncio.sleep(0.01)
         await redis_client.publish(keys.PRICE_CHANNEL, encode_price_key("SOL", Quote(151, 2)))
-        while await book.price("SOL") != 151:  # heard, though the key still says 150
+        while await book.quote("SOL") != Quote(151, 2):  # heard, though the key still says 150
             await asyncio.sleep(0.01)
         await redis_client.publish(keys.PRICE_CHANNEL, b"not a price")  # ignored
         await asyncio.sleep(0.6)  # nothing heard for longer than max_age: the key again
-        assert await book.price("SOL") == 150
+        assert await book.quote("SOL") == Quote(150, 1)
     finally:
         await book.stop()

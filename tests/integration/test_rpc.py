@@ -8,11 +8,17 @@ import asyncio
 import pytest
 
 from exness.adapters import keys
-from exness.adapters.rpc import EngineClient, EngineTimeout
-from exness.codec.commands import decode_command, encode_reply
-from exness.domain.messages import Reply
+from exness.adapters.engine_port import EngineTimeout
+from exness.adapters.rpc import EngineClient
+from exness.codec.commands import decode_command
+from exness.codec.replies import encode_reply
+from exness.domain.messages import Balance, GetUsdcBalance, Reply
 
 pytestmark = pytest.mark.integration
+
+
+def balance_of(engine: EngineClient, user_id: str) -> GetUsdcBalance:
+    return GetUsdcBalance(engine.new_request_id(), user_id, 0)
 
 
 async def answer_everything(client, count: int) -> list:
@@ -23,7 +29,7 @@ async def answer_everything(client, count: int) -> list:
         assert popped is not None
         envelope = decode_command(popped[1], 0)
         taken.append(envelope.command)
-        reply = Reply(envelope.command.request_id, True, {"balance": len(taken)})
+        reply = Reply(envelope.command.request_id, Balance(len(taken)))
         await client.lpush(envelope.reply_to, encode_reply(reply))
     return taken
 
@@ -32,12 +38,12 @@ async def test_concurrent_calls_are_answered_each_by_its_own_reply(redis_client,
     engine = EngineClient(redis_client, redis_url, timeout_s=5)
     await engine.start()
     try:
-        calls = [engine.call("GET_USDC_BALANCE", f"user-{n}") for n in range(50)]
+        calls = [engine.send(balance_of(engine, f"user-{n}")) for n in range(50)]
         answered, replies = await asyncio.gather(
             answer_everything(redis_client, 50), asyncio.gather(*calls)
         )
         by_user = {command.user_id: n + 1 for n, command in enumerate(answered)}
-        assert [reply.data["balance"] for reply in replies] == [
+        assert [reply.result.balance for reply in replies] == [
             by_user[f"user-{n}"] for n in range(50)
         ]
     finally:
@@ -49,13 +55,14 @@ async def test_an_engine_that_does_not_answer_is_a_timeout(redis_client, redis_u
     await engine.start()
     try:
         with pytest.raises(EngineTimeout, match=r"did not answer within 0\.3 s"):
-            await engine.call("GET_USDC_BALANCE", "nobody-home")
+            await engine.send(balance_of(engine, "nobody-home"))
         # the request is still queued: an engine that comes back would apply it
         assert await redis_client.llen(keys.WALLET_QUEUE) == 1
         # a late reply finds no caller and is dropped quietly; the client keeps working
         late = decode_command((await redis_client.rpop(keys.WALLET_QUEUE)), 0)
-        await redis_client.lpush(late.reply_to, encode_reply(Reply(late.command.request_id, True)))
-        second = asyncio.create_task(engine.call("GET_USDC_BALANCE", "someone"))
+        late_reply = Reply(late.command.request_id, Balance(0))
+        await redis_client.lpush(late.reply_to, encode_reply(late_reply))
+        second = asyncio.create_task(engine.send(balance_of(engine, "someone")))
         await answer_everything(redis_client, 1)
         assert (await second).ok
     finally:

@@ -5,27 +5,30 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from exness.adapters import keys
 from exness.codec import CodecError
 from exness.codec.commands import (
+    COMMANDS,
     BadCommand,
     Envelope,
     decode_command,
-    decode_reply,
     encode_command,
-    encode_reply,
+    queue_of,
 )
-from exness.codec.operations import (
-    SnapshotEntry,
-    decode_operation,
-    decode_snapshot,
-    encode_operation,
-    encode_snapshot,
-)
+from exness.codec.operations import decode_operation, encode_operation
 from exness.codec.prices import (
     decode_price_entry,
     decode_price_key,
     encode_price_key,
     encode_price_updates,
+)
+from exness.codec.replies import RESULTS, decode_reply, encode_reply
+from exness.codec.snapshot import (
+    SnapshotEntry,
+    decode_snapshot,
+    decode_state,
+    encode_snapshot,
+    encode_state,
 )
 from exness.codec.stream_ids import stream_id_key, stream_id_us
 from exness.domain import (
@@ -40,7 +43,19 @@ from exness.domain import (
     TradeOpened,
     UserCreated,
 )
-from exness.domain.messages import GetOpenTrades, GetUsdcBalance, GetUserBalance, Quote
+from exness.domain.messages import (
+    Balance,
+    GetOpenTrades,
+    GetUsdcBalance,
+    GetUserBalance,
+    OpenPosition,
+    OpenPositions,
+    PositionClosed,
+    PositionOpened,
+    Quote,
+    WalletOpened,
+)
+from exness.domain.state import ClosedOrder, EngineState, Ledger
 
 TS = 1_700_000_000_000_000
 
@@ -152,20 +167,68 @@ def test_bad_commands_are_reported_and_answered_when_possible(raw, answerable, m
         assert reply.code == "INVALID_COMMAND" and not reply.ok
 
 
-def test_encode_command_round_trips():
-    raw = encode_command("CLOSE_TRADE", "r9", "u9", "engine_replies:x", {"orderId": "o9"})
-    assert decode_command(raw, TS) == Envelope(CloseTrade("r9", "u9", "o9", TS), "engine_replies:x")
+EVERY_COMMAND = [
+    CreateTrade("r1", "u1", "o1", "SOL", "long", 1000, 10, 50, 201_470_000, TS),
+    CreateTrade("r2", "u1", "o2", "BTC", "short", 5, 1, 100, None, TS),
+    CloseTrade("r3", "u1", "o1", TS),
+    InitializeWallet("r4", "u1", TS, "a@b.c"),
+    InitializeWallet("r5", "u1", TS),
+    GetUserBalance("r6", "u1", TS),
+    GetUsdcBalance("r7", "u1", TS),
+    GetOpenTrades("r8", "u1", TS),
+]
+
+
+@pytest.mark.parametrize("sent", EVERY_COMMAND)
+def test_every_command_round_trips_through_the_table(sent):
+    raw = encode_command(sent, "engine_replies:x")
+    assert decode_command(raw, TS) == Envelope(sent, "engine_replies:x")
+
+
+def test_the_table_covers_every_command_once_with_its_queue():
+    assert {type(c) for c in EVERY_COMMAND} == {spec.cls for spec in COMMANDS}
+    assert len({spec.name for spec in COMMANDS}) == len(COMMANDS)
+    assert queue_of(EVERY_COMMAND[0]) == keys.TRADE_QUEUE
+    assert queue_of(EVERY_COMMAND[2]) == keys.TRADE_QUEUE
+    assert queue_of(EVERY_COMMAND[3]) == keys.WALLET_QUEUE
+    assert queue_of(EVERY_COMMAND[7]) == keys.WALLET_QUEUE
+
+
+QUOTE = Quote(3_001_000_000, TS, 3_000_000_000, 3_002_000_000)
+EVERY_RESULT = [
+    WalletOpened(500_000, created=True),
+    Balance(499_000),
+    PositionOpened(
+        Position("o1", "u1", "ETH", "short", 777, 9, 3_000_000_000, 3_333_333_334, TS), 5
+    ),
+    PositionClosed(
+        Position("o1", "u1", "ETH", "short", 777, 9, 3_000_000_000, 3_333_333_334, TS),
+        2_999_990_000,
+        0,
+        TS + 1,
+        500_000,
+    ),
+    OpenPositions(()),
+    OpenPositions(
+        (
+            OpenPosition(Position("o1", "u1", "SOL", "long", 1, 1, 2, 0, TS), None),
+            OpenPosition(Position("o2", "u1", "ETH", "long", 1, 1, 2, 0, TS), QUOTE),
+        )
+    ),
+]
 
 
 @pytest.mark.parametrize(
     "reply",
-    [
-        Reply("r1", True, {"orderId": "o1", "balance": 5}),
-        Reply("r2", False, None, "STALE_PRICE", "the newest SOL price is 12.0 s old"),
-    ],
+    [Reply(f"r{n}", result) for n, result in enumerate(EVERY_RESULT)]
+    + [Reply.rejected("r9", "STALE_PRICE", "the newest SOL price is 12.0 s old")],
 )
 def test_replies_round_trip(reply):
     assert decode_reply(encode_reply(reply)) == reply
+
+
+def test_every_kind_of_result_has_a_codec():
+    assert {type(result) for result in EVERY_RESULT} == {codec.cls for codec in RESULTS}
 
 
 def test_bad_reply_is_a_codec_error():
@@ -264,7 +327,42 @@ def test_bad_db_operations_are_codec_errors(raw):
 
 
 def test_snapshots_round_trip():
-    entry = SnapshotEntry("12-0", TS, {"version": 1, "balances": {"u": 1}})
+    entry = SnapshotEntry("12-0", TS, {"version": 2, "balances": {"u": 1}})
     assert decode_snapshot(encode_snapshot(entry)) == entry
     with pytest.raises(CodecError):
         decode_snapshot(b"{}")
+
+
+def test_engine_state_round_trips_through_json():
+    state = EngineState(
+        balances={"u1": 499_223, "u2": 0},
+        positions=[POSITION],
+        closed={"o0": ClosedOrder("u2", True)},
+        quotes={"ETH": QUOTE},
+        recent_replies=[
+            Reply("r1", PositionOpened(POSITION, 499_223)),
+            Reply.rejected("r2", "X", "y"),
+        ],
+        ledger=Ledger(1_000_000, 0, 500_000),
+    )
+    assert decode_state(orjson.loads(orjson.dumps(encode_state(state)))) == state
+
+
+def test_a_version_1_snapshot_still_loads_keeping_its_rejections():
+    v1 = {
+        "version": 1,
+        "balances": {"u1": 499_223},
+        "open_orders": [["o1", "u1", "ETH", "short", 777, 9, 3_000_000_000, 3_333_333_334, TS]],
+        "closed_orders": {"o0": ["u2", True]},
+        "quotes": {"ETH": [3_001_000_000, TS, 3_000_000_000, 3_002_000_000]},
+        "recent_replies": [
+            {"requestId": "r1", "ok": True, "data": {"orderId": "o1"}},
+            {"requestId": "r2", "ok": False, "code": "STALE_PRICE", "message": "old"},
+        ],
+        "ledger": [1_000_000, 0, 500_000],
+    }
+    state = decode_state(v1)
+    assert state.positions == [POSITION] and state.closed == {"o0": ClosedOrder("u2", True)}
+    assert state.recent_replies == [Reply.rejected("r2", "STALE_PRICE", "old")]
+    with pytest.raises(CodecError, match="version"):
+        decode_state({**v1, "version": 99})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -12,18 +13,16 @@ from hypothesis import strategies as st
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 
 from exness.adapters.db.models import Trade
-from exness.adapters.db.writer import (
+from exness.adapters.db.rows import (
     DataRejected,
     PriceEntry,
     aggregate_bars,
     json_rows,
     merge_trade_operations,
-    merge_trade_rows,
     merge_user_rows,
     minute_start_us,
     parse_stream_id,
     trade_record,
-    trade_row,
     us_to_datetime,
 )
 from exness.codec import CodecError
@@ -81,6 +80,10 @@ def position(order_id="o1", **changes) -> Position:
     return Position(order_id=order_id, **fields)
 
 
+def trade_row(operation, asset_ids) -> dict:
+    return asdict(trade_record(operation, asset_ids))
+
+
 def test_trade_rows_are_exact_decimals():
     row = trade_row(TradeLiquidated(position(), 866_668_312, -1_005, 2), ASSET_IDS)
     assert row["margin"] == Decimal("10.05") and str(row["margin"]) == "10.05"
@@ -100,15 +103,7 @@ def test_impossible_trades_are_rejected(bad):
         trade_row(TradeOpened(bad), ASSET_IDS)
 
 
-def test_a_closed_row_wins_whatever_the_order():
-    opened = trade_row(TradeOpened(position()), ASSET_IDS)
-    closed = trade_row(TradeClosed(position(), 600_000_000, 7, 5), ASSET_IDS)
-    for rows in ([opened, closed], [closed, opened], [opened, closed, opened, closed]):
-        assert merge_trade_rows(rows) == [closed]
-    assert merge_trade_rows([opened, opened]) == [opened]
-
-
-def test_operations_merge_like_their_rows():
+def test_a_closed_operation_wins_whatever_the_order():
     opened = TradeOpened(position())
     closed = TradeClosed(position(), 600_000_000, 7, 5)
     liquidated = TradeLiquidated(position(), 866_668_312, -1_005, 6)

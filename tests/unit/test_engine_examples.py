@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from exness.domain import (
+    Balance,
     CreateTrade,
     Engine,
     EngineConfig,
@@ -12,13 +13,18 @@ from exness.domain import (
     GetUsdcBalance,
     GetUserBalance,
     InitializeWallet,
+    OpenPositions,
+    PositionClosed,
+    PositionOpened,
     PriceTick,
     Reply,
     TradeClosed,
     TradeLiquidated,
     TradeOpened,
     UserCreated,
+    WalletOpened,
 )
+from exness.domain.state import EngineState
 from tests.unit.helpers import SECOND, Desk, units
 
 
@@ -32,10 +38,10 @@ def opened(events) -> tuple[Reply, TradeOpened]:
 def test_new_wallet_holds_five_thousand_dollars_and_is_created_once():
     desk = Desk()
     first = desk.engine.apply(InitializeWallet("r1", "alice", desk.now, "alice@example.com"))
-    assert first[0].data == {"balance": 500_000, "created": True}
+    assert first[0].result == WalletOpened(500_000, created=True)
     assert first[1] == UserCreated("alice", "alice@example.com", 500_000, desk.now)
     again = desk.wallet("alice")
-    assert again.data == {"balance": 500_000, "created": False}
+    assert again.result == WalletOpened(500_000, created=False)
     assert desk.engine.balance("alice") == 500_000
 
 
@@ -65,14 +71,17 @@ def test_worked_examples(asset, side, open_at, margin, leverage, liquidation, cl
     reply, op = opened(desk.open("alice", asset, side, margin, leverage, order_id="o1"))
     assert op.position.open_price == units(asset, open_at)
     assert op.position.liquidation_price == units(asset, liquidation)
-    assert reply.data["liquidationPrice"] == units(asset, liquidation)
+    assert reply.result == PositionOpened(op.position, 500_000 - margin)
     assert desk.engine.balance("alice") == 500_000 - margin
 
     desk.tick(asset, close_at)
     close_reply, closed = desk.close("alice", "o1")
     assert close_reply.ok, close_reply
     assert isinstance(closed, TradeClosed) and not closed.liquidated
-    assert closed.pnl == pnl == close_reply.data["pnl"]
+    assert closed.pnl == pnl == close_reply.result.pnl
+    assert close_reply.result == PositionClosed(
+        op.position, units(asset, close_at), pnl, closed.closed_at, 500_000 + pnl
+    )
     assert closed.close_price == units(asset, close_at)
     assert desk.engine.balance("alice") == 500_000 + pnl
     desk.engine.check_invariant()
@@ -145,26 +154,21 @@ def test_open_trades_are_reported_live_with_current_price_and_pnl():
     opened(desk.open("alice", "BTC", "long", 2000, 5, order_id="o1"))
     desk.tick("BTC", "51000")
     [reply] = desk.engine.apply(GetOpenTrades("r", "alice", desk.now))
-    [trade] = reply.data["trades"]
-    assert trade["orderId"] == "o1"
-    assert trade["currentPrice"] == units("BTC", "51000")
-    assert trade["pnl"] == 200
+    [trade] = reply.result.positions
+    assert trade.position.order_id == "o1"
+    assert trade.current_price == units("BTC", "51000")
+    assert trade.pnl == 200
     [empty] = desk.engine.apply(GetOpenTrades("r2", "nobody", desk.now))
-    assert empty.data == {"trades": []}
+    assert empty.result == OpenPositions(())
 
 
-def test_balances_in_the_seed_shape():
+def test_balances_are_the_free_usd_balance():
     desk = Desk()
     desk.wallet("alice")
     [reply] = desk.engine.apply(GetUserBalance("r", "alice", desk.now))
-    assert reply.data == {
-        "USDC": {"balance": 500_000, "decimals": 2},
-        "SOL": {"balance": 0, "decimals": 6},
-        "ETH": {"balance": 0, "decimals": 6},
-        "BTC": {"balance": 0, "decimals": 4},
-    }
+    assert reply.result == Balance(500_000)
     [usd] = desk.engine.apply(GetUsdcBalance("r2", "alice", desk.now))
-    assert usd.data == {"balance": 500_000}
+    assert usd.result == Balance(500_000)
 
 
 # ---- rejections -------------------------------------------------------------------------------
@@ -178,9 +182,9 @@ def rejected(events, code: str) -> Reply:
     return reply
 
 
-def state(engine: Engine) -> dict:
-    snapshot = engine.to_snapshot()
-    del snapshot["recent_replies"]  # the dedupe memory records the answer, not trading state
+def state(engine: Engine) -> EngineState:
+    snapshot = engine.state()
+    snapshot.recent_replies = []  # the dedupe memory records the answer, not trading state
     return snapshot
 
 

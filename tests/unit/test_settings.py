@@ -26,12 +26,55 @@ def test_defaults_follow_the_spec():
     assert settings.rate_limit_per_minute == 600
     assert settings.email_backend == "console"
     assert settings.price_max_age_us == 10_000_000
-    assert settings.snapshot_database_url is None
+    assert settings.price_batch_ms == 0  # SPEC §2: each quote written as it arrives
+    assert settings.snapshot_url is None
+    assert settings.backend_url == settings.frontend_url == "http://127.0.0.1:8002"
 
 
 def test_snapshot_url_defaults_to_the_main_database(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@/exness?host=/tmp")
-    assert get_settings().snapshot_database_url == "postgresql://postgres@/exness?host=/tmp"
+    assert get_settings().snapshot_url == "postgresql://postgres@/exness?host=/tmp"
+    monkeypatch.setenv("SNAPSHOT_URL", "postgresql://postgres@/snapshots?host=/tmp")
+    assert get_settings().snapshot_url == "postgresql://postgres@/snapshots?host=/tmp"
+
+
+@pytest.mark.parametrize(
+    ("env", "backend", "frontend"),
+    [
+        ({"PORT": "18002"}, "http://127.0.0.1:18002", "http://127.0.0.1:18002"),
+        ({"HOST": "0.0.0.0", "PORT": "9000"}, "http://localhost:9000", "http://localhost:9000"),
+        ({"HOST": "::1"}, "http://[::1]:8002", "http://[::1]:8002"),
+        (
+            {"PORT": "18002", "BACKEND_URL": "https://trade.example.com/"},
+            "https://trade.example.com",
+            "https://trade.example.com",
+        ),
+        (
+            {"BACKEND_URL": "https://api.example.com", "FRONTEND_URL": "https://app.example.com"},
+            "https://api.example.com",
+            "https://app.example.com",
+        ),
+    ],
+)
+def test_backend_follows_host_and_port_and_frontend_follows_backend(
+    monkeypatch, env, backend, frontend
+):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = get_settings()
+    assert (settings.backend_url, settings.frontend_url) == (backend, frontend)
+
+
+def test_services_get_resolved_store_urls_or_a_named_error(monkeypatch):
+    with pytest.raises(SettingsError, match="REDIS_URL and DATABASE_URL"):
+        get_settings().stores()
+    monkeypatch.setenv("REDIS_URL", "redis://localhost:6379/0")
+    assert get_settings().redis_only() == "redis://localhost:6379/0"
+    with pytest.raises(SettingsError, match="DATABASE_URL"):
+        get_settings().stores()
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@/exness?host=/tmp")
+    stores = get_settings().stores()
+    assert stores.snapshot_url == stores.database_url == "postgresql://postgres@/exness?host=/tmp"
 
 
 @pytest.mark.parametrize(

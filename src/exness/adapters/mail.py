@@ -76,6 +76,7 @@ class ResendMailer:
     async def send(self, to: str, subject: str, text: str, html: str) -> None:
         params = {"from": self.sender, "to": [to], "subject": subject, "html": html, "text": text}
         try:  # the SDK is synchronous: keep the event loop free
+            # type: ignore: the SDK wants its own TypedDict, of which params has the shape
             await asyncio.to_thread(self._resend.Emails.send, params)  # type: ignore[arg-type]
         except Exception as error:  # the SDK raises its own tree and requests' errors
             raise MailError(f"Resend: {error}") from error

@@ -16,8 +16,10 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from exness.adapters import keys
+from exness.backoff import Backoff
 from exness.codec import CodecError
 from exness.codec.prices import decode_asset_quote, decode_price_key
+from exness.domain.messages import Quote
 from exness.log import get_logger
 
 __all__ = ["QuoteBook"]
@@ -26,11 +28,13 @@ log = get_logger(__name__)
 
 
 class QuoteBook:
+    """The quote port (adapters/engine_port.py) over Redis."""
+
     def __init__(self, url: str, client: aioredis.Redis, max_age_s: float = 1.0) -> None:
         self._url = url
         self._client = client
         self._max_age_s = max_age_s
-        self._prices: dict[str, tuple[int, float]] = {}  # asset -> (price, heard at, monotonic)
+        self._quotes: dict[str, tuple[Quote, float]] = {}  # asset -> (quote, heard at, monotonic)
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -42,16 +46,16 @@ class QuoteBook:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def price(self, asset: str) -> int | None:
-        """The latest price of `asset` in its units, or None if none was published yet."""
-        heard = self._prices.get(asset)
+    async def quote(self, asset: str) -> Quote | None:
+        """The latest quote of `asset`, or None if none was published yet."""
+        heard = self._quotes.get(asset)
         if heard is not None and time.monotonic() - heard[1] < self._max_age_s:
             return heard[0]
         raw = await self._client.get(keys.price_key(asset))
         if raw is None:
             return None
         try:
-            return decode_price_key(raw).price
+            return decode_price_key(raw)
         except CodecError:
             return None
 
@@ -60,19 +64,21 @@ class QuoteBook:
             asset, quote = decode_asset_quote(raw)
         except CodecError:
             return
-        self._prices[asset] = (quote.price, time.monotonic())
+        self._quotes[asset] = (quote, time.monotonic())
 
     async def _listen(self) -> None:
+        backoff = Backoff(initial=0.05, maximum=1.0)
         while True:
             client = aioredis.Redis.from_url(self._url)
             try:
                 async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(keys.PRICE_CHANNEL)
+                    backoff.reset()
                     async for message in pubsub.listen():
                         self._heard(message["data"])
             except (RedisError, OSError) as error:
                 log.warning("price subscription lost; reconnecting", error=repr(error))
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(backoff.next_delay())
             finally:
                 with contextlib.suppress(RedisError, OSError):
                     await client.aclose()

@@ -1,13 +1,12 @@
-"""Redis connections (redis-py with hiredis) and small stream helpers shared by services."""
+"""Redis connections (redis-py with hiredis), configured the same way for every service."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
 
-__all__ = ["connect", "ensure_group"]
+__all__ = ["connect"]
 
 
 def connect(url: str, **options: Any) -> aioredis.Redis:
@@ -20,12 +19,3 @@ def connect(url: str, **options: Any) -> aioredis.Redis:
     options.setdefault("socket_connect_timeout", 5.0)
     options.setdefault("socket_timeout", 15.0)
     return aioredis.Redis.from_url(url, **options)
-
-
-async def ensure_group(client: aioredis.Redis, stream: str, group: str, start: str = "0") -> None:
-    """Create a consumer group (and the stream) unless it exists."""
-    try:
-        await client.xgroup_create(stream, group, id=start, mkstream=True)
-    except ResponseError as error:
-        if "BUSYGROUP" not in str(error):
-            raise

@@ -15,40 +15,31 @@ import itertools
 import time
 import uuid
 from collections import deque
-from typing import Any
+from collections.abc import Callable
+from typing import cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from exness.adapters import keys
+from exness.adapters.engine_port import EngineTimeout, EngineUnavailable
+from exness.backoff import Backoff
 from exness.codec import CodecError
-from exness.codec.commands import decode_reply, encode_command
-from exness.domain.messages import Reply
+from exness.codec.commands import encode_command, queue_of, wire_name
+from exness.codec.replies import decode_reply
+from exness.domain.messages import Command, Reply
 from exness.log import get_logger
 
-__all__ = ["EngineClient", "EngineTimeout", "EngineUnavailable"]
+__all__ = ["EngineClient"]
 
 log = get_logger(__name__)
 
-QUEUE_OF = {
-    "CREATE_TRADE": keys.TRADE_QUEUE,
-    "CLOSE_TRADE": keys.TRADE_QUEUE,
-    "INITIALIZE_WALLET": keys.WALLET_QUEUE,
-    "GET_USER_BALANCE": keys.WALLET_QUEUE,
-    "GET_USDC_BALANCE": keys.WALLET_QUEUE,
-    "GET_OPEN_TRADES": keys.WALLET_QUEUE,
-}
-
-
-class EngineTimeout(Exception):
-    """The engine did not answer in time (it may still apply the request later)."""
-
-
-class EngineUnavailable(Exception):
-    """The request could not be queued: Redis is unreachable."""
+LatencyObserver = Callable[[str, float], None]  # (the command's wire name, seconds)
 
 
 class EngineClient:
+    """The engine port (adapters/engine_port.py) over Redis."""
+
     BLOCK_S = 1  # how long the reply reader blocks in one BLMPOP
 
     def __init__(
@@ -57,7 +48,7 @@ class EngineClient:
         url: str,
         timeout_s: float,
         server_id: str | None = None,
-        on_latency: Any = None,
+        on_latency: LatencyObserver | None = None,
     ) -> None:
         self.client = client
         self.timeout_s = timeout_s
@@ -66,7 +57,7 @@ class EngineClient:
         self._url = url
         self._pending: dict[str, asyncio.Future[Reply]] = {}
         self._reader: asyncio.Task[None] | None = None
-        self._on_latency = on_latency  # callback(kind, seconds), for metrics
+        self._on_latency = on_latency
         self._ids = itertools.count()
         # Requests made in the same turn of the event loop leave in one LPUSH per queue.
         self._outbox: dict[str, list[tuple[bytes, asyncio.Future[Reply]]]] = {}
@@ -95,17 +86,20 @@ class EngineClient:
         for future in self._pending.values():
             future.cancel()
 
-    async def call(self, kind: str, user_id: str, data: dict[str, Any] | None = None) -> Reply:
+    def new_request_id(self) -> str:
         # Unique without a syscall: this server's random id and a counter.
-        request_id = f"{self.server_id}-{next(self._ids)}"
+        return f"{self.server_id}-{next(self._ids)}"
+
+    async def send(self, command: Command) -> Reply:
+        request_id = command.request_id
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Reply] = loop.create_future()
         started = time.perf_counter()
         self._pending[request_id] = future
         self._deadlines.append((started + self.timeout_s, request_id))
         try:
-            body = encode_command(kind, request_id, user_id, self.reply_to, data)
-            self._outbox.setdefault(QUEUE_OF[kind], []).append((body, future))
+            body = encode_command(command, self.reply_to)
+            self._outbox.setdefault(queue_of(command), []).append((body, future))
             if self._flushing is None:
                 self._flushing = asyncio.create_task(self._flush())
             if self._expiring is None:
@@ -114,7 +108,7 @@ class EngineClient:
         finally:
             self._pending.pop(request_id, None)
             if self._on_latency is not None:
-                self._on_latency(kind, time.perf_counter() - started)
+                self._on_latency(wire_name(command), time.perf_counter() - started)
 
     async def _expire(self) -> None:
         """Fail requests the engine left unanswered past the time-out. One task for all of
@@ -154,20 +148,22 @@ class EngineClient:
     async def _read_replies(self) -> None:
         # A connection of its own: BLMPOP blocks it, which must not starve the shared pool.
         reader = aioredis.Redis.from_url(self._url, single_connection_client=True)
+        backoff = Backoff(initial=0.05, maximum=1.0)
         try:
             while not self._stopping:
                 try:
                     popped = await reader.blmpop(
                         self.BLOCK_S, 1, self.reply_to, direction="RIGHT", count=512
                     )
+                    backoff.reset()
                 except (RedisError, OSError) as error:
                     log.warning("reading engine replies failed; retrying", error=repr(error))
-                    await asyncio.sleep(0.5)
+                    await asyncio.sleep(backoff.next_delay())
                     continue
                 if not popped:
                     continue
                 for raw in popped[1]:
-                    self._resolve(raw)
+                    self._resolve(cast(bytes, raw))  # without decode_responses: bytes
         finally:
             with contextlib.suppress(RedisError, OSError):
                 await reader.aclose()

@@ -1,4 +1,4 @@
-"""Commands on `trade_stream` / `user_wallet_stream` and the engine's replies.
+"""Commands on `trade_stream` / `user_wallet_stream`: one table drives encoding and decoding.
 
 A command is JSON::
 
@@ -6,10 +6,11 @@ A command is JSON::
      "userId": "…", "data": {"orderId": "…", "asset": "SOL", "type": "long",
      "margin": 1000, "leverage": 10, "slippage": 100, "price": 201470000}}
 
-`data` of INITIALIZE_WALLET is `{"email": …}` (optional), of CLOSE_TRADE `{"orderId": …}`;
-the balance and open-trades queries have none. Amounts are integers: margin in cents,
-slippage in basis points, price (the trader's quote, optional) in the asset's units.
-`replyTo` names the list the reply is pushed to; without it the command runs unanswered.
+COMMANDS has one row per command class: its wire name, the queue it travels on, and its
+fields (attribute, JSON name in `data`, how the value is checked, and its default when
+absent). Amounts are integers: margin in cents, slippage in basis points, price (the
+trader's quote, optional) in the asset's units. `replyTo` names the list the reply is pushed
+to; without it the command runs unanswered.
 
 The engine service stamps the time (`ts`) when it takes the command into its journal;
 a `ts` in the JSON is ignored, so a producer's clock cannot move the engine's.
@@ -17,11 +18,13 @@ a `ts` in the JSON is ignored, so a producer's clock cannot move the engine's.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from exness.adapters import keys
 from exness.codec import CodecError
 from exness.domain.messages import (
     CloseTrade,
@@ -33,18 +36,106 @@ from exness.domain.messages import (
     InitializeWallet,
     Reply,
 )
+from exness.domain.positions import SIDES
 
 __all__ = [
+    "COMMANDS",
     "BadCommand",
+    "CommandSpec",
     "Envelope",
     "decode_command",
-    "decode_reply",
     "encode_command",
-    "encode_reply",
+    "queue_of",
+    "wire_name",
 ]
 
 WIRE_VERSION = 1
-_MAX_ID_LENGTH = 128
+MAX_ID_LENGTH = 128
+
+Check = Callable[[Any, str], Any]  # (value, its JSON name) -> the value, or CodecError
+
+
+def identifier(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_ID_LENGTH:
+        raise CodecError(f"{name} must be a non-empty string of at most {MAX_ID_LENGTH} characters")
+    return value
+
+
+def text(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise CodecError(f"{name} must be a string")
+    return value
+
+
+def integer(value: Any, name: str) -> int:
+    if type(value) is not int:  # bool is not an amount
+        raise CodecError(f"{name} must be an integer")
+    return value
+
+
+def side(value: Any, name: str) -> str:
+    if value not in SIDES:
+        raise CodecError(f"{name} must be 'long' or 'short'")
+    return str(value)
+
+
+_REQUIRED = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    attr: str  # the command's attribute
+    wire: str  # its name in `data`
+    check: Check
+    default: Any = _REQUIRED  # None: optional, and null/absent means None
+
+    def decode(self, data: dict[str, Any]) -> Any:
+        value = data.get(self.wire)
+        if value is None:
+            if self.default is _REQUIRED:
+                raise CodecError(f"data.{self.wire} is required")
+            return self.default
+        return self.check(value, f"data.{self.wire}")
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    cls: type[Any]
+    name: str  # the wire "type"
+    queue: str  # the list it is pushed onto
+    fields: tuple[Field, ...] = ()
+
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        CreateTrade,
+        "CREATE_TRADE",
+        keys.TRADE_QUEUE,
+        (
+            Field("order_id", "orderId", identifier),
+            Field("asset", "asset", text),
+            Field("side", "type", side),
+            Field("margin", "margin", integer),
+            Field("leverage", "leverage", integer),
+            Field("slippage_bps", "slippage", integer, default=100),
+            Field("quote", "price", integer, default=None),
+        ),
+    ),
+    CommandSpec(
+        CloseTrade, "CLOSE_TRADE", keys.TRADE_QUEUE, (Field("order_id", "orderId", identifier),)
+    ),
+    CommandSpec(
+        InitializeWallet,
+        "INITIALIZE_WALLET",
+        keys.WALLET_QUEUE,
+        (Field("email", "email", text, default=None),),
+    ),
+    CommandSpec(GetUserBalance, "GET_USER_BALANCE", keys.WALLET_QUEUE),
+    CommandSpec(GetUsdcBalance, "GET_USDC_BALANCE", keys.WALLET_QUEUE),
+    CommandSpec(GetOpenTrades, "GET_OPEN_TRADES", keys.WALLET_QUEUE),
+)
+_BY_CLASS: dict[type[Any], CommandSpec] = {spec.cls: spec for spec in COMMANDS}
+_BY_NAME: dict[str, CommandSpec] = {spec.name: spec for spec in COMMANDS}
 
 
 @dataclass(slots=True)
@@ -64,71 +155,51 @@ class BadCommand:
     def reply(self) -> Reply | None:
         if self.request_id is None:
             return None
-        return Reply(self.request_id, False, None, "INVALID_COMMAND", self.message)
+        return Reply.rejected(self.request_id, "INVALID_COMMAND", self.message)
 
 
-def _text(body: dict[str, Any], name: str, required: bool = True) -> str | None:
-    value = body.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not 0 < len(value) <= _MAX_ID_LENGTH:
-        raise CodecError(
-            f"{name} must be a non-empty string of at most {_MAX_ID_LENGTH} characters"
-        )
-    return value
+def queue_of(command: Command) -> str:
+    return _BY_CLASS[type(command)].queue
 
 
-def _integer(body: dict[str, Any], name: str, required: bool = True) -> int | None:
-    value = body.get(name)
-    if value is None and not required:
-        return None
-    if type(value) is not int:
-        raise CodecError(f"{name} must be an integer")
-    return value
+def wire_name(command: Command) -> str:
+    """The command's "type" on the wire (CREATE_TRADE, ...)."""
+    return _BY_CLASS[type(command)].name
+
+
+def encode_command(command: Command, reply_to: str | None) -> bytes:
+    spec = _BY_CLASS[type(command)]
+    body: dict[str, Any] = {
+        "v": WIRE_VERSION,
+        "type": spec.name,
+        "requestId": command.request_id,
+        "userId": command.user_id,
+    }
+    if reply_to is not None:
+        body["replyTo"] = reply_to
+    if spec.fields:
+        data = {}
+        for field in spec.fields:
+            value = getattr(command, field.attr)
+            if value is not None:
+                data[field.wire] = value
+        body["data"] = data
+    return orjson.dumps(body)
 
 
 def _decode(body: dict[str, Any], ts: int) -> Command:
     kind = body.get("type")
-    request_id = _text(body, "requestId")
-    user_id = _text(body, "userId")
-    assert request_id is not None and user_id is not None
+    spec = _BY_NAME.get(kind) if isinstance(kind, str) else None
+    request_id = identifier(body.get("requestId"), "requestId")
+    user_id = identifier(body.get("userId"), "userId")
+    if spec is None:
+        raise CodecError(f"unknown command type {body.get('type')!r}")
     data = body.get("data") or {}
     if not isinstance(data, dict):
         raise CodecError("data must be an object")
-    if kind == "CREATE_TRADE":
-        side = data.get("type")
-        if side not in ("long", "short"):
-            raise CodecError("data.type must be 'long' or 'short'")
-        asset = data.get("asset")
-        if not isinstance(asset, str):
-            raise CodecError("data.asset must be a string")
-        slippage = _integer(data, "slippage", required=False)
-        return CreateTrade(
-            request_id,
-            user_id,
-            _text(data, "orderId"),  # type: ignore[arg-type]
-            asset,
-            side,
-            _integer(data, "margin"),  # type: ignore[arg-type]
-            _integer(data, "leverage"),  # type: ignore[arg-type]
-            100 if slippage is None else slippage,
-            _integer(data, "price", required=False),
-            ts,
-        )
-    if kind == "CLOSE_TRADE":
-        return CloseTrade(request_id, user_id, _text(data, "orderId"), ts)  # type: ignore[arg-type]
-    if kind == "INITIALIZE_WALLET":
-        email = data.get("email")
-        if email is not None and not isinstance(email, str):
-            raise CodecError("data.email must be a string")
-        return InitializeWallet(request_id, user_id, ts, email)
-    if kind == "GET_USER_BALANCE":
-        return GetUserBalance(request_id, user_id, ts)
-    if kind == "GET_USDC_BALANCE":
-        return GetUsdcBalance(request_id, user_id, ts)
-    if kind == "GET_OPEN_TRADES":
-        return GetOpenTrades(request_id, user_id, ts)
-    raise CodecError(f"unknown command type {kind!r}")
+    values = {field.attr: field.decode(data) for field in spec.fields}
+    command: Command = spec.cls(request_id=request_id, user_id=user_id, ts=ts, **values)
+    return command
 
 
 def decode_command(raw: bytes | str, ts: int) -> Envelope | BadCommand:
@@ -144,34 +215,3 @@ def decode_command(raw: bytes | str, ts: int) -> Envelope | BadCommand:
         return Envelope(_decode(body, ts), reply_to)
     except CodecError as error:
         return BadCommand(request_id, reply_to, str(error))
-
-
-def encode_command(
-    kind: str,
-    request_id: str,
-    user_id: str,
-    reply_to: str | None,
-    data: dict[str, Any] | None = None,
-) -> bytes:
-    body: dict[str, Any] = {
-        "v": WIRE_VERSION,
-        "type": kind,
-        "requestId": request_id,
-        "userId": user_id,
-    }
-    if reply_to is not None:
-        body["replyTo"] = reply_to
-    if data:
-        body["data"] = data
-    return orjson.dumps(body)
-
-
-def encode_reply(reply: Reply) -> bytes:
-    return orjson.dumps(reply.to_dict())
-
-
-def decode_reply(raw: bytes | str) -> Reply:
-    try:
-        return Reply.from_dict(orjson.loads(raw))
-    except (orjson.JSONDecodeError, KeyError, TypeError) as error:
-        raise CodecError(f"bad reply: {error}") from None

@@ -1,4 +1,4 @@
-"""Entries of `db_operations_queue` and `snapshot_queue` (engine -> dbprocessor).
+"""Entries of `db_operations_queue` (engine -> dbprocessor).
 
 A DB operation is JSON with an `op` of `user_created`, `trade_opened`, `trade_closed` or
 `trade_liquidated`. Every trade operation carries the whole trade, so the DB processor can
@@ -8,12 +8,12 @@ Amounts are integers: cents for money, asset units for prices, µs for times.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from exness.codec import CodecError
+from exness.codec.records import decode_position, encode_position
 from exness.domain.messages import (
     DbOperation,
     TradeClosed,
@@ -21,31 +21,14 @@ from exness.domain.messages import (
     TradeOpened,
     UserCreated,
 )
-from exness.domain.positions import Position
 
 __all__ = [
-    "SnapshotEntry",
     "decode_operation",
     "decode_operations",
-    "decode_snapshot",
     "encode_operation",
     "encode_operations",
-    "encode_snapshot",
+    "operation_body",
 ]
-
-
-def _position_fields(position: Position) -> dict[str, Any]:
-    return {
-        "orderId": position.order_id,
-        "userId": position.user_id,
-        "asset": position.asset,
-        "side": position.side,
-        "margin": position.margin,
-        "leverage": position.leverage,
-        "openPrice": position.open_price,
-        "liquidationPrice": position.liquidation_price,
-        "openedAt": position.opened_at,
-    }
 
 
 def operation_body(operation: DbOperation) -> dict[str, Any]:
@@ -58,11 +41,11 @@ def operation_body(operation: DbOperation) -> dict[str, Any]:
             "createdAt": operation.created_at,
         }
     elif isinstance(operation, TradeOpened):
-        body = {"op": "trade_opened", **_position_fields(operation.position)}
+        body = {"op": "trade_opened", **encode_position(operation.position)}
     else:
         body = {
             "op": "trade_liquidated" if operation.liquidated else "trade_closed",
-            **_position_fields(operation.position),
+            **encode_position(operation.position),
             "closePrice": operation.close_price,
             "pnl": operation.pnl,
             "closedAt": operation.closed_at,
@@ -82,20 +65,6 @@ def encode_operations(operations: list[DbOperation]) -> bytes:
     return orjson.dumps([operation_body(operation) for operation in operations])
 
 
-def _position(body: dict[str, Any]) -> Position:
-    return Position(
-        str(body["orderId"]),
-        str(body["userId"]),
-        str(body["asset"]),
-        body["side"],
-        int(body["margin"]),
-        int(body["leverage"]),
-        int(body["openPrice"]),
-        int(body["liquidationPrice"]),
-        int(body["openedAt"]),
-    )
-
-
 def decode_operation_body(body: Any) -> DbOperation:
     try:
         op = body["op"]
@@ -104,11 +73,14 @@ def decode_operation_body(body: Any) -> DbOperation:
                 str(body["userId"]), body.get("email"), int(body["balance"]), int(body["createdAt"])
             )
         if op == "trade_opened":
-            return TradeOpened(_position(body))
+            return TradeOpened(decode_position(body))
         if op in ("trade_closed", "trade_liquidated"):
             cls = TradeLiquidated if op == "trade_liquidated" else TradeClosed
             return cls(
-                _position(body), int(body["closePrice"]), int(body["pnl"]), int(body["closedAt"])
+                decode_position(body),
+                int(body["closePrice"]),
+                int(body["pnl"]),
+                int(body["closedAt"]),
             )
     except (KeyError, TypeError, ValueError) as error:
         raise CodecError(f"bad DB operation: {error!r}") from None
@@ -139,24 +111,3 @@ def decode_operations(raw: bytes | str) -> list[DbOperation | CodecError]:
         except CodecError as error:
             decoded.append(error)
     return decoded
-
-
-@dataclass(slots=True)
-class SnapshotEntry:
-    journal_id: str  # the last journal entry the state includes
-    created_at: int  # µs
-    state: dict[str, Any]  # Engine.to_snapshot()
-
-
-def encode_snapshot(entry: SnapshotEntry) -> bytes:
-    return orjson.dumps(
-        {"v": 1, "journalId": entry.journal_id, "createdAt": entry.created_at, "state": entry.state}
-    )
-
-
-def decode_snapshot(raw: bytes | str) -> SnapshotEntry:
-    try:
-        body = orjson.loads(raw)
-        return SnapshotEntry(str(body["journalId"]), int(body["createdAt"]), dict(body["state"]))
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-        raise CodecError(f"bad snapshot entry: {error!r}") from None

@@ -27,14 +27,15 @@ __all__ = [
 ]
 
 
-def _rescaled(value: Any, decimals: int, target: int, name: str) -> int:
-    if type(value) is not int or value <= 0:
+def _rescaled(raw: Any, decimals: int, target: int, name: str) -> int:
+    if type(raw) is not int or raw <= 0:
         raise CodecError(f"{name} must be a positive integer in the asset's units")
+    value: int = raw
     if decimals == target:
         return value
     if decimals < target:
-        return value * 10 ** (target - decimals)
-    divisor = 10 ** (decimals - target)
+        return value * int(10 ** (target - decimals))
+    divisor = int(10 ** (decimals - target))
     if value % divisor:
         raise CodecError(f"{name} has more than {target} decimals")
     return value // divisor
@@ -43,7 +44,8 @@ def _rescaled(value: Any, decimals: int, target: int, name: str) -> int:
 def decode_update(update: Any, default_ts: int) -> PriceTick:
     if not isinstance(update, dict):
         raise CodecError("a price update must be an object")
-    asset = ASSETS.get(update.get("asset"))  # type: ignore[arg-type]
+    symbol = update.get("asset")
+    asset = ASSETS.get(symbol) if isinstance(symbol, str) else None
     if asset is None:
         raise CodecError(f"unknown asset {update.get('asset')!r}")
     decimals = update.get("decimals", asset.decimals)

@@ -15,7 +15,7 @@ Conventions the adapters rely on:
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,7 @@ from exness.domain.errors import (
 )
 from exness.domain.liquidation import LiquidationBook
 from exness.domain.messages import (
+    Balance,
     CloseTrade,
     Command,
     CreateTrade,
@@ -43,6 +44,10 @@ from exness.domain.messages import (
     GetUsdcBalance,
     GetUserBalance,
     InitializeWallet,
+    OpenPosition,
+    OpenPositions,
+    PositionClosed,
+    PositionOpened,
     PriceTick,
     Quote,
     Reply,
@@ -50,15 +55,15 @@ from exness.domain.messages import (
     TradeLiquidated,
     TradeOpened,
     UserCreated,
+    WalletOpened,
 )
-from exness.domain.money import USD_DECIMALS
 from exness.domain.positions import SIDES, Position, liquidation_trigger
+from exness.domain.state import ClosedOrder, EngineState, Ledger
 
-__all__ = ["MAX_LEVERAGE", "SNAPSHOT_VERSION", "Engine", "EngineConfig", "Ledger"]
+__all__ = ["MAX_LEVERAGE", "Engine", "EngineConfig", "Ledger"]
 
 MAX_LEVERAGE = 100
 MAX_SLIPPAGE_BPS = 10_000
-SNAPSHOT_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,25 +73,13 @@ class EngineConfig:
     dedupe_window: int = 10_000
 
 
-@dataclass(slots=True)
-class Ledger:
-    """Running totals that the SPEC §3 invariant is stated in (all cents)."""
-
-    deposits: int = 0
-    realized_pnl: int = 0  # of positions closed by hand, after the max(0, m + pnl) floor
-    liquidated_margin: int = 0  # margins lost to liquidation
-
-    def expected_value(self) -> int:
-        return self.deposits + self.realized_pnl - self.liquidated_margin
-
-
 class Engine:
     def __init__(self, config: EngineConfig | None = None) -> None:
         self.config = config or EngineConfig()
         self._balances: dict[str, int] = {}
         self._positions: dict[str, Position] = {}
         self._open_by_user: dict[str, dict[str, None]] = {}  # insertion-ordered sets
-        self._closed: dict[str, tuple[str, bool]] = {}  # order id -> (owner, liquidated)
+        self._closed: dict[str, ClosedOrder] = {}
         self._books: dict[str, LiquidationBook] = {symbol: LiquidationBook() for symbol in ASSETS}
         self._quotes: dict[str, Quote] = {}
         # request id -> reply, oldest first. An OrderedDict, because evicting the oldest key of
@@ -99,7 +92,7 @@ class Engine:
             CreateTrade: (self._create_trade, True),
             CloseTrade: (self._close_trade, True),
             GetUserBalance: (self._user_balance, False),
-            GetUsdcBalance: (self._usdc_balance, False),
+            GetUsdcBalance: (self._user_balance, False),
             GetOpenTrades: (self._open_trades, False),
         }
 
@@ -116,9 +109,11 @@ class Engine:
         try:
             events = handler(command)
         except Rejection as rejection:
-            events = [Reply(command.request_id, False, None, rejection.code, rejection.message)]
+            events = [Reply.rejected(command.request_id, rejection.code, rejection.message)]
         if changes_state:
-            recent[command.request_id] = events[0]  # type: ignore[assignment]
+            reply = events[0]
+            assert isinstance(reply, Reply)  # every handler answers first
+            recent[command.request_id] = reply
             if len(recent) > self.config.dedupe_window:
                 recent.popitem(last=False)
         return events
@@ -145,7 +140,7 @@ class Engine:
         for order_id in crossed:
             position = self._positions.pop(order_id)
             del self._open_by_user[position.user_id][order_id]
-            self._closed[order_id] = (position.user_id, True)
+            self._closed[order_id] = ClosedOrder(position.user_id, True)
             self.ledger.liquidated_margin += position.margin
             events.append(TradeLiquidated(position, price, -position.margin, tick.ts))
         return events
@@ -163,7 +158,20 @@ class Engine:
 
     @property
     def open_positions(self) -> int:
+        """How many positions are open (all traders)."""
         return len(self._positions)
+
+    def positions(self) -> Iterator[Position]:
+        """Every open position, oldest first. Positions are never mutated."""
+        return iter(self._positions.values())
+
+    def closed_orders(self) -> Mapping[str, ClosedOrder]:
+        """Every order that was open once and is not any more, by order id (read-only)."""
+        return self._closed
+
+    def balances(self) -> Mapping[str, int]:
+        """Each trader's free balance in cents (read-only)."""
+        return self._balances
 
     def total_value(self) -> int:
         """Cents held by the platform for traders: wallets plus open margins."""
@@ -180,13 +188,13 @@ class Engine:
     def _initialize_wallet(self, command: InitializeWallet) -> list[Event]:
         balance = self._balances.get(command.user_id)
         if balance is not None:
-            return [Reply(command.request_id, True, {"balance": balance, "created": False})]
+            return [Reply(command.request_id, WalletOpened(balance, created=False))]
         balance = self.config.initial_balance
         self._balances[command.user_id] = balance
         self._open_by_user[command.user_id] = {}
         self.ledger.deposits += balance
         return [
-            Reply(command.request_id, True, {"balance": balance, "created": True}),
+            Reply(command.request_id, WalletOpened(balance, created=True)),
             UserCreated(command.user_id, command.email, balance, command.ts),
         ]
 
@@ -223,18 +231,7 @@ class Engine:
         self._positions[order_id] = position
         self._open_by_user[command.user_id][order_id] = None
         self._books[command.asset].add(position)
-        data = {
-            "orderId": order_id,
-            "asset": position.asset,
-            "type": position.side,
-            "margin": position.margin,
-            "leverage": position.leverage,
-            "openPrice": price,
-            "liquidationPrice": position.liquidation_price,
-            "balance": balance,
-            "openedAt": command.ts,
-        }
-        return [Reply(command.request_id, True, data), TradeOpened(position)]
+        return [Reply(command.request_id, PositionOpened(position, balance)), TradeOpened(position)]
 
     def _close_trade(self, command: CloseTrade) -> list[Event]:
         position = self._positions.get(command.order_id)
@@ -242,10 +239,9 @@ class Engine:
             closed = self._closed.get(command.order_id)
             if closed is None:
                 raise UnknownOrder(f"no order {command.order_id}")
-            owner, liquidated = closed
-            if owner != command.user_id:
+            if closed.owner != command.user_id:
                 raise NotOrderOwner(f"order {command.order_id} belongs to another user")
-            how = "liquidated" if liquidated else "closed"
+            how = "liquidated" if closed.liquidated else "closed"
             raise OrderAlreadyClosed(f"order {command.order_id} was already {how}")
         if position.user_id != command.user_id:
             raise NotOrderOwner(f"order {command.order_id} belongs to another user")
@@ -255,53 +251,29 @@ class Engine:
         self._remove_open(position)
         balance = self._balances[position.user_id] + returned
         self._balances[position.user_id] = balance
-        self._closed[position.order_id] = (position.user_id, False)
+        self._closed[position.order_id] = ClosedOrder(position.user_id, False)
         self.ledger.realized_pnl += pnl
-        data = {
-            "orderId": position.order_id,
-            "asset": position.asset,
-            "closePrice": price,
-            "pnl": pnl,
-            "liquidated": False,
-            "balance": balance,
-        }
         return [
-            Reply(command.request_id, True, data),
+            Reply(command.request_id, PositionClosed(position, price, pnl, command.ts, balance)),
             TradeClosed(position, price, pnl, command.ts),
         ]
 
-    def _user_balance(self, command: GetUserBalance) -> list[Event]:
-        data: dict[str, Any] = {
-            "USDC": {"balance": self._wallet(command.user_id), "decimals": USD_DECIMALS}
-        }
-        for symbol, asset in ASSETS.items():
-            data[symbol] = {"balance": 0, "decimals": asset.decimals}  # CFDs: no coins are held
-        return [Reply(command.request_id, True, data)]
-
-    def _usdc_balance(self, command: GetUsdcBalance) -> list[Event]:
-        return [Reply(command.request_id, True, {"balance": self._wallet(command.user_id)})]
+    def _user_balance(self, command: GetUserBalance | GetUsdcBalance) -> list[Event]:
+        return [Reply(command.request_id, Balance(self._wallet(command.user_id)))]
 
     def _open_trades(self, command: GetOpenTrades) -> list[Event]:
-        trades = []
-        for order_id in self._open_by_user.get(command.user_id, ()):
-            position = self._positions[order_id]
-            quote = self._quotes.get(position.asset)
-            current = None if quote is None else quote.price
-            trades.append(
-                {
-                    "orderId": order_id,
-                    "asset": position.asset,
-                    "type": position.side,
-                    "margin": position.margin,
-                    "leverage": position.leverage,
-                    "openPrice": position.open_price,
-                    "liquidationPrice": position.liquidation_price,
-                    "currentPrice": current,
-                    "pnl": None if current is None else position.pnl_at(current),
-                    "openedAt": position.opened_at,
-                }
+        positions, quotes = self._positions, self._quotes
+        return [
+            Reply(
+                command.request_id,
+                OpenPositions(
+                    tuple(
+                        OpenPosition(positions[order_id], quotes.get(positions[order_id].asset))
+                        for order_id in self._open_by_user.get(command.user_id, ())
+                    )
+                ),
             )
-        return [Reply(command.request_id, True, {"trades": trades})]
+        ]
 
     # ---- helpers -----------------------------------------------------------------------------
 
@@ -325,48 +297,41 @@ class Engine:
         del self._open_by_user[position.user_id][position.order_id]
         self._books[position.asset].discard(position)
 
-    # ---- snapshots ---------------------------------------------------------------------------
+    # ---- state ---------------------------------------------------------------------------------
 
-    def to_snapshot(self) -> dict[str, Any]:
-        """The whole state as plain JSON-able data."""
-        return {
-            "version": SNAPSHOT_VERSION,
-            "balances": dict(self._balances),
-            "open_orders": [position.to_row() for position in self._positions.values()],
-            "closed_orders": {oid: [owner, liq] for oid, (owner, liq) in self._closed.items()},
-            "quotes": {a: [q.price, q.ts, q.bid, q.ask] for a, q in self._quotes.items()},
-            "recent_replies": [reply.to_dict() for reply in self._recent.values()],
-            "ledger": [
-                self.ledger.deposits,
-                self.ledger.realized_pnl,
-                self.ledger.liquidated_margin,
-            ],
-        }
+    def state(self) -> EngineState:
+        """The whole state (copies of the containers; positions and replies are immutable)."""
+        return EngineState(
+            balances=dict(self._balances),
+            positions=list(self._positions.values()),
+            closed=dict(self._closed),
+            quotes={asset: Quote(q.price, q.ts, q.bid, q.ask) for asset, q in self._quotes.items()},
+            recent_replies=list(self._recent.values()),
+            ledger=Ledger(
+                self.ledger.deposits, self.ledger.realized_pnl, self.ledger.liquidated_margin
+            ),
+        )
 
     @classmethod
-    def from_snapshot(cls, snapshot: dict[str, Any], config: EngineConfig | None = None) -> Engine:
-        if snapshot.get("version") != SNAPSHOT_VERSION:
-            raise ValueError(f"unsupported snapshot version {snapshot.get('version')!r}")
+    def from_state(cls, state: EngineState, config: EngineConfig | None = None) -> Engine:
         engine = cls(config)
-        engine._balances.update(snapshot["balances"])
+        engine._balances.update(state.balances)
         for user_id in engine._balances:
             engine._open_by_user[user_id] = {}
         by_asset: dict[str, list[Position]] = {symbol: [] for symbol in ASSETS}
-        for row in snapshot["open_orders"]:
-            position = Position.from_row(row)
+        for position in state.positions:
             engine._positions[position.order_id] = position
             engine._open_by_user[position.user_id][position.order_id] = None
             by_asset[position.asset].append(position)
         for asset, positions in by_asset.items():
             engine._books[asset].add_many(positions)
-        for order_id, (owner, liquidated) in snapshot["closed_orders"].items():
-            engine._closed[order_id] = (owner, liquidated)
-        for asset, (price, ts, bid, ask) in snapshot["quotes"].items():
-            engine._quotes[asset] = Quote(price, ts, bid, ask)
-        for raw in snapshot["recent_replies"]:
-            reply = Reply.from_dict(raw)
+        engine._closed.update(state.closed)
+        engine._quotes.update(state.quotes)
+        for reply in state.recent_replies:
             engine._recent[reply.request_id] = reply
-        engine.ledger = Ledger(*snapshot["ledger"])
+        engine.ledger = Ledger(
+            state.ledger.deposits, state.ledger.realized_pnl, state.ledger.liquidated_margin
+        )
         return engine
 
 

@@ -8,12 +8,12 @@ own event time), so applying the same inputs twice gives the same state, bit for
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from exness.domain.positions import Position, Side
 
 __all__ = [
-    "COMMAND_TYPES",
+    "Balance",
     "CloseTrade",
     "Command",
     "CreateTrade",
@@ -23,13 +23,20 @@ __all__ = [
     "GetUsdcBalance",
     "GetUserBalance",
     "InitializeWallet",
+    "OpenPosition",
+    "OpenPositions",
+    "PositionClosed",
+    "PositionOpened",
     "PriceTick",
     "Quote",
     "Reply",
+    "Result",
     "TradeClosed",
     "TradeLiquidated",
     "TradeOpened",
     "UserCreated",
+    "WalletOpened",
+    "db_operations",
 ]
 
 
@@ -38,7 +45,6 @@ __all__ = [
 
 @dataclass(slots=True)
 class InitializeWallet:
-    TYPE: ClassVar[str] = "INITIALIZE_WALLET"
     request_id: str
     user_id: str
     ts: int
@@ -47,7 +53,6 @@ class InitializeWallet:
 
 @dataclass(slots=True)
 class GetUserBalance:
-    TYPE: ClassVar[str] = "GET_USER_BALANCE"
     request_id: str
     user_id: str
     ts: int
@@ -55,7 +60,6 @@ class GetUserBalance:
 
 @dataclass(slots=True)
 class GetUsdcBalance:
-    TYPE: ClassVar[str] = "GET_USDC_BALANCE"
     request_id: str
     user_id: str
     ts: int
@@ -63,7 +67,6 @@ class GetUsdcBalance:
 
 @dataclass(slots=True)
 class GetOpenTrades:
-    TYPE: ClassVar[str] = "GET_OPEN_TRADES"
     request_id: str
     user_id: str
     ts: int
@@ -71,7 +74,6 @@ class GetOpenTrades:
 
 @dataclass(slots=True)
 class CreateTrade:
-    TYPE: ClassVar[str] = "CREATE_TRADE"
     request_id: str
     user_id: str
     order_id: str
@@ -86,7 +88,6 @@ class CreateTrade:
 
 @dataclass(slots=True)
 class CloseTrade:
-    TYPE: ClassVar[str] = "CLOSE_TRADE"
     request_id: str
     user_id: str
     order_id: str
@@ -96,17 +97,6 @@ class CloseTrade:
 Command = (
     InitializeWallet | GetUserBalance | GetUsdcBalance | GetOpenTrades | CreateTrade | CloseTrade
 )
-COMMAND_TYPES: dict[str, type[Command]] = {
-    cls.TYPE: cls
-    for cls in (
-        InitializeWallet,
-        GetUserBalance,
-        GetUsdcBalance,
-        GetOpenTrades,
-        CreateTrade,
-        CloseTrade,
-    )
-}
 
 
 @dataclass(slots=True)
@@ -128,34 +118,90 @@ class Quote:
     ask: int | None = None
 
 
-# ---- events ---------------------------------------------------------------------------------
+# ---- replies: what a command answers, typed ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WalletOpened:
+    """INITIALIZE_WALLET: the balance, and whether the wallet was created by this command."""
+
+    balance: int  # cents
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """GET_USER_BALANCE and GET_USDC_BALANCE: the free USD balance."""
+
+    balance: int  # cents
+
+
+@dataclass(frozen=True, slots=True)
+class PositionOpened:
+    """CREATE_TRADE: the new position and the balance left."""
+
+    position: Position
+    balance: int  # cents
+
+
+@dataclass(frozen=True, slots=True)
+class PositionClosed:
+    """CLOSE_TRADE: the position as it was, how it closed, and the balance after."""
+
+    position: Position
+    close_price: int  # asset units
+    pnl: int  # cents, realized
+    closed_at: int  # µs
+    balance: int  # cents
+    liquidated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OpenPosition:
+    """An open position with the engine's latest quote of its asset (None before any)."""
+
+    position: Position
+    quote: Quote | None
+
+    @property
+    def current_price(self) -> int | None:
+        return None if self.quote is None else self.quote.price
+
+    @property
+    def pnl(self) -> int | None:
+        price = self.current_price
+        return None if price is None else self.position.pnl_at(price)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenPositions:
+    """GET_OPEN_TRADES: the trader's open positions, oldest first."""
+
+    positions: tuple[OpenPosition, ...]
+
+
+Result = WalletOpened | Balance | PositionOpened | PositionClosed | OpenPositions
 
 
 @dataclass(slots=True)
 class Reply:
-    """The answer to one command: success with `data`, or a rejection `code` and `message`."""
+    """The answer to one command: a typed `result`, or a rejection `code` and `message`."""
 
     request_id: str
-    ok: bool
-    data: dict[str, Any] | None = None
-    code: str | None = None
+    result: Result | None = None
+    code: str | None = None  # a Rejection's code (exness.domain.errors); None on success
     message: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        if self.ok:
-            return {"requestId": self.request_id, "ok": True, "data": self.data}
-        return {
-            "requestId": self.request_id,
-            "ok": False,
-            "code": self.code,
-            "message": self.message,
-        }
+    @property
+    def ok(self) -> bool:
+        return self.code is None
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> Reply:
-        return cls(
-            raw["requestId"], raw["ok"], raw.get("data"), raw.get("code"), raw.get("message")
-        )
+    def rejected(cls, request_id: str, code: str, message: str) -> Reply:
+        return cls(request_id, None, code, message)
+
+
+# ---- events: what the DB processor writes ------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -187,3 +233,8 @@ class TradeLiquidated(TradeClosed):
 
 DbOperation = UserCreated | TradeOpened | TradeClosed | TradeLiquidated
 Event = Reply | DbOperation
+
+
+def db_operations(events: list[Event]) -> list[DbOperation]:
+    """The DB operations among `events` (a command's reply comes first, then those)."""
+    return [event for event in events if not isinstance(event, Reply)]

@@ -9,7 +9,7 @@ half-to-even to the cent. The liquidation price, where the loss equals the margi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from exness.domain.money import ceil_div, div_round_half_even
 
@@ -47,6 +47,9 @@ def is_liquidated_at(side: Side, trigger: int, price: int) -> bool:
 
 @dataclass(slots=True)
 class Position:
+    """An open position. Never mutated once made (replies and snapshots may hold it); a change
+    makes a new one. Not frozen, because a frozen dataclass is slower to build on the hot path."""
+
     order_id: str
     user_id: str
     asset: str
@@ -64,21 +67,3 @@ class Position:
 
     def is_liquidated_at(self, price: int) -> bool:
         return is_liquidated_at(self.side, self.liquidation_price, price)
-
-    def to_row(self) -> list[Any]:
-        return [
-            self.order_id,
-            self.user_id,
-            self.asset,
-            self.side,
-            self.margin,
-            self.leverage,
-            self.open_price,
-            self.liquidation_price,
-            self.opened_at,
-        ]
-
-    @classmethod
-    def from_row(cls, row: list[Any]) -> Position:
-        order_id, user_id, asset, side, margin, leverage, open_price, trigger, opened_at = row
-        return cls(order_id, user_id, asset, side, margin, leverage, open_price, trigger, opened_at)

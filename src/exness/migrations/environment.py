@@ -36,7 +36,7 @@ def _url(snapshot_set: bool) -> str:
     from exness.settings import get_settings
 
     settings = get_settings()
-    url = settings.snapshot_database_url if snapshot_set else settings.database_url
+    url = settings.snapshot_url if snapshot_set else settings.database_url
     if url is None:
         raise RuntimeError("set DATABASE_URL (and SNAPSHOT_URL) to run the migrations")
     return url

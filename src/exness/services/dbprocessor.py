@@ -28,33 +28,33 @@ every write is idempotent, so a batch retried after a crash or an outage converg
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exness.adapters import keys
+from exness.adapters.consumer import DeadLetter, StreamConsumer, StreamEntry
+from exness.adapters.db.rows import DataRejected, PriceEntry
 from exness.adapters.db.snapshots import SnapshotStore
-from exness.adapters.db.writer import DataRejected, DbWriter, PriceEntry
-from exness.adapters.redis import connect, ensure_group
+from exness.adapters.db.writer import DbWriter
+from exness.adapters.redis import connect
+from exness.backoff import Backoff
 from exness.codec import CodecError
-from exness.codec.operations import (
-    SnapshotEntry,
-    decode_operation,
-    decode_operations,
-    decode_snapshot,
-    encode_operation,
-)
+from exness.codec.operations import decode_operation, decode_operations, encode_operation
 from exness.codec.prices import decode_price_entry
+from exness.codec.snapshot import SnapshotEntry, decode_snapshot
 from exness.domain.messages import DbOperation
 from exness.log import get_logger
 from exness.services.runtime import StopSignal, consumer_name, publish_status, run_service
-from exness.settings import Settings
+from exness.settings import Settings, StoreUrls
 
 __all__ = ["STREAMS", "DbProcessor", "is_data_error", "main"]
 
@@ -63,29 +63,8 @@ log = get_logger(__name__)
 STREAMS = (keys.DB_OPERATIONS, keys.SNAPSHOTS, keys.PRICE_STREAM)
 # Streams only this group reads: an acked entry is deleted. price_stream is the engine's too.
 OWNED_STREAMS = (keys.DB_OPERATIONS, keys.SNAPSHOTS)
-DEAD_LETTERS_MAXLEN = 100_000
 BACKOFF_START_S = 0.1
 BACKOFF_MAX_S = 5.0
-
-# A batch's acks (and deletes) in one command, atomic like MULTI/EXEC, which costs redis-py about
-# twice as much (a reply per command). KEYS: STREAMS. ARGV: the group, then for each stream 1
-# to also delete its acked entries or 0, their number, their ids.
-ACK_SCRIPT = """
-local group, at = ARGV[1], 2
-for _, stream in ipairs(KEYS) do
-    local delete, first = ARGV[at] == '1', at + 2
-    local last = at + 1 + tonumber(ARGV[at + 1])
-    for from = first, last, 1000 do -- unpack() takes a few thousand values at most
-        local to = math.min(from + 999, last)
-        redis.call('XACK', stream, group, unpack(ARGV, from, to))
-        if delete then
-            redis.call('XDEL', stream, unpack(ARGV, from, to))
-        end
-    end
-    at = last + 1
-end
-return 1
-"""
 
 
 def is_data_error(error: BaseException) -> bool:
@@ -109,44 +88,12 @@ def is_data_error(error: BaseException) -> bool:
 
 
 @dataclass(slots=True)
-class StreamEntry:
-    stream: str
-    entry_id: str
-    fields: dict[bytes, bytes]
-
-
-@dataclass(slots=True)
-class Rejected:
-    """Something of an entry to dead-letter: the entry's data, or (`data`) one operation of an
-    `ops` entry."""
-
-    entry: StreamEntry
-    error: str
-    data: bytes | None = None
-
-    def letter_data(self) -> bytes:
-        fields = self.entry.fields
-        return self.data or fields.get(b"data") or _all_fields(fields)
-
-
-@dataclass(slots=True)
 class Batch:
     entries: list[StreamEntry] = field(default_factory=list)
     operations: list[tuple[StreamEntry, DbOperation]] = field(default_factory=list)
     snapshots: list[tuple[StreamEntry, SnapshotEntry]] = field(default_factory=list)
     prices: list[tuple[StreamEntry, PriceEntry]] = field(default_factory=list)
-    bad: list[Rejected] = field(default_factory=list)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _all_fields(fields: dict[bytes, bytes]) -> bytes:
-    """An entry without a `data` field, whole, as JSON (bytes that are not UTF-8 replaced)."""
-    return orjson.dumps(
-        {k.decode(errors="replace"): v.decode(errors="replace") for k, v in fields.items()}
-    )
+    bad: list[DeadLetter] = field(default_factory=list)
 
 
 def _decode_ops(batch: Batch, entry: StreamEntry, raw: bytes) -> None:
@@ -159,32 +106,20 @@ def _decode_ops(batch: Batch, entry: StreamEntry, raw: bytes) -> None:
             continue
         if bodies is None:  # rare: read the array again for the bad operation's own JSON
             bodies = orjson.loads(raw)
-        batch.bad.append(Rejected(entry, f"operation {index}: {item}", orjson.dumps(bodies[index])))
+        batch.bad.append(
+            DeadLetter(entry, f"operation {index}: {item}", orjson.dumps(bodies[index]))
+        )
 
 
-def _ack_arguments(entries: list[StreamEntry]) -> list[str | int]:
-    """ACK_SCRIPT's arguments for `entries`."""
-    by_stream: dict[str, list[str]] = {stream: [] for stream in STREAMS}
-    for entry in entries:
-        by_stream[entry.stream].append(entry.entry_id)
-    arguments: list[str | int] = [keys.DBPROCESSOR_GROUP]
-    for stream, ids in by_stream.items():
-        arguments += (int(stream in OWNED_STREAMS), len(ids), *ids)
-    return arguments
+def _journal_trim(floor: str) -> Callable[[Pipeline], None]:
+    """Trim the engine journal up to `floor`, the oldest snapshot kept: the engine replays
+    from its newest snapshot, so the journal before the oldest is needed by nobody."""
 
+    def trim(pipe: Pipeline) -> None:
+        pipe.xtrim(keys.JOURNAL, minid=floor, approximate=False)
+        pipe.set(keys.JOURNAL_FLOOR, floor)
 
-def _parse_read(response: Any) -> list[StreamEntry]:
-    """XREADGROUP's answer (RESP2 list or RESP3 map) as entries, streams in STREAMS order."""
-    items = response.items() if isinstance(response, dict) else (response or [])
-    entries: list[StreamEntry] = []
-    for stream, messages in items:
-        for message in messages:
-            if isinstance(messages, dict):  # RESP3 may map ids to fields
-                entry_id, fields = message, messages[message]
-            else:
-                entry_id, fields = message
-            entries.append(StreamEntry(_text(stream), _text(entry_id), fields or {}))
-    return entries
+    return trim
 
 
 class DbProcessor:
@@ -205,13 +140,19 @@ class DbProcessor:
         price_start: str = "0",
     ) -> None:
         self.redis = redis
+        self.streams = StreamConsumer(
+            redis,
+            group=keys.DBPROCESSOR_GROUP,
+            consumer=consumer or consumer_name("dbprocessor"),
+            streams=STREAMS,
+            owned=OWNED_STREAMS,
+            batch_size=batch_size,
+            block_ms=block_ms,
+            claim_min_idle_ms=claim_min_idle_ms,
+        )
         # one connection kept between batches: a checkout per batch costs a ping's round trips
         self.writer = DbWriter(db, keep_connection=True)
         self.snapshots = snapshots or SnapshotStore(db)
-        self.consumer = consumer or consumer_name("dbprocessor")
-        self.batch_size = batch_size
-        self.block_ms = block_ms
-        self.claim_min_idle_ms = claim_min_idle_ms
         self.claim_interval_s = claim_interval_s
         self.status_interval_s = status_interval_s
         self.price_history_days = price_history_days
@@ -220,7 +161,6 @@ class DbProcessor:
         # first run turns the history Redis still holds into candles.
         self.price_start = price_start
         self._ready = False
-        self._backlog = True  # first re-read this consumer's own pending entries
         self._next_claim = 0.0
         self._next_retention = 0.0
         self._next_status = 0.0
@@ -232,33 +172,35 @@ class DbProcessor:
         self.last_error: str | None = None
         self.last_batch_at: int | None = None
 
+    @property
+    def consumer(self) -> str:
+        return self.streams.consumer
+
     # ---- the loop ----------------------------------------------------------------------------
 
     async def setup(self) -> None:
-        for stream in STREAMS:
-            start = self.price_start if stream == keys.PRICE_STREAM else "0"
-            await ensure_group(self.redis, stream, keys.DBPROCESSOR_GROUP, start)
+        await self.streams.ensure_groups({keys.PRICE_STREAM: self.price_start})
         self._ready = True
 
     async def run(self, stop: StopSignal) -> None:
         """Batches until `stop`; the batch under way is finished first."""
-        delay = BACKOFF_START_S
+        backoff = Backoff(initial=BACKOFF_START_S, maximum=BACKOFF_MAX_S)
         try:
             while not stop.is_set:
                 try:
                     await self.run_once()
-                    delay = BACKOFF_START_S
+                    backoff.reset()
                 except Exception as error:
                     # Redis or PostgreSQL unavailable (or a fault to fix): nothing was acked, so
                     # the same entries are read again from this consumer's pending list.
                     self.last_error = repr(error)
-                    self._backlog = True
+                    self.streams.read_backlog_again()
                     if isinstance(error, ResponseError) and "NOGROUP" in str(error):
                         self._ready = False  # Redis lost its data: recreate the groups
+                    delay = backoff.next_delay()
                     log.warning("batch failed; retrying", error=repr(error), retry_in_s=delay)
                     if await stop.wait(delay):
                         break
-                    delay = min(delay * 2, BACKOFF_MAX_S)
                 await self._maybe_publish_status()
         finally:
             await self.close()
@@ -278,7 +220,7 @@ class DbProcessor:
         if now >= self._next_retention:
             self._next_retention = now + self.retention_interval_s  # a failure waits its turn
             await self.apply_retention()
-        entries = await self._read()
+        entries = await self.streams.read()
         if entries:
             await self._process(entries)
         else:
@@ -287,27 +229,8 @@ class DbProcessor:
 
     async def claim(self) -> int:
         """Take over the entries other consumers left pending longer than the minimum idle."""
-        claimed = 0
-        for stream in STREAMS:
-            start = "0-0"
-            for _ in range(100):  # bounded: a huge backlog is taken over a little at a time
-                answer = await self.redis.xautoclaim(
-                    stream,
-                    keys.DBPROCESSOR_GROUP,
-                    self.consumer,
-                    self.claim_min_idle_ms,
-                    start_id=start,
-                    count=self.batch_size,
-                )  # not JUSTID: redis-py then drops the cursor from the answer
-                next_start, entries = answer[0], answer[1]
-                claimed += len(entries)
-                start = _text(next_start)
-                if start == "0-0":
-                    break
-        if claimed:
-            self._backlog = True
-            self.claimed += claimed
-            log.info("claimed pending entries", entries=claimed)
+        claimed = await self.streams.claim()
+        self.claimed += claimed
         return claimed
 
     async def apply_retention(self) -> int:
@@ -318,29 +241,6 @@ class DbProcessor:
         return dropped
 
     # ---- one batch ---------------------------------------------------------------------------
-
-    async def _read(self) -> list[StreamEntry]:
-        if self._backlog:
-            # This consumer's own pending entries (delivered before a failure or a restart, or
-            # claimed): re-read from its history until there are none left.
-            answer = await self.redis.xreadgroup(
-                keys.DBPROCESSOR_GROUP,
-                self.consumer,
-                dict.fromkeys(STREAMS, "0"),
-                count=self.batch_size,
-            )
-            entries = _parse_read(answer)
-            if entries:
-                return entries
-            self._backlog = False
-        answer = await self.redis.xreadgroup(
-            keys.DBPROCESSOR_GROUP,
-            self.consumer,
-            dict.fromkeys(STREAMS, ">"),
-            count=self.batch_size,
-            block=self.block_ms,
-        )
-        return _parse_read(answer)
 
     def _decode(self, entries: list[StreamEntry]) -> Batch:
         batch = Batch(entries)
@@ -366,7 +266,7 @@ class DbProcessor:
                         )
                     batch.prices.append((entry, PriceEntry(entry.entry_id, ticks)))
             except CodecError as error:
-                batch.bad.append(Rejected(entry, str(error)))
+                batch.bad.append(DeadLetter(entry, str(error)))
         return batch
 
     async def _process(self, entries: list[StreamEntry]) -> None:
@@ -404,7 +304,7 @@ class DbProcessor:
                     raise
                 # an operation of an `ops` entry is dead-lettered alone
                 alone = None if b"data" in entry.fields else encode_operation(operation)
-                batch.bad.append(Rejected(entry, f"refused by the database: {error!r}", alone))
+                batch.bad.append(DeadLetter(entry, f"refused by the database: {error!r}", alone))
         for entry, price_entry in batch.prices:
             try:
                 await self.writer.write([], [price_entry])
@@ -412,7 +312,7 @@ class DbProcessor:
             except Exception as error:
                 if not is_data_error(error):
                     raise
-                batch.bad.append(Rejected(entry, f"refused by the database: {error!r}"))
+                batch.bad.append(DeadLetter(entry, f"refused by the database: {error!r}"))
         batch.operations, batch.prices = good_operations, good_prices
 
     async def _write_snapshots(self, batch: Batch) -> bool:
@@ -433,57 +333,20 @@ class DbProcessor:
             except Exception as error:
                 if not is_data_error(error):
                     raise
-                batch.bad.append(Rejected(entry, f"refused by the database: {error!r}"))
+                batch.bad.append(DeadLetter(entry, f"refused by the database: {error!r}"))
         batch.snapshots = saved
         return bool(saved)
 
     async def _acknowledge(self, batch: Batch, journal_floor: str | None) -> None:
         """After the commits, atomically: dead letters, acks, deletes, journal trim."""
-        for letter in batch.bad:
-            entry = letter.entry
-            log.error(
-                "entry dead-lettered", stream=entry.stream, entry=entry.entry_id, error=letter.error
-            )
-        acks = (ACK_SCRIPT, len(STREAMS), *STREAMS, *_ack_arguments(batch.entries))
-        if not batch.bad and journal_floor is None:  # the usual batch: acks only
-            await self.redis.eval(*acks)
-            return
-        async with self.redis.pipeline(transaction=True) as pipe:
-            for letter in batch.bad:
-                entry = letter.entry
-                pipe.xadd(
-                    keys.DEAD_LETTERS,
-                    {
-                        "stream": entry.stream,
-                        "id": entry.entry_id,
-                        "data": letter.letter_data(),
-                        "error": letter.error,
-                        "consumer": self.consumer,
-                        "at": str(time.time_ns() // 1000),
-                    },
-                    maxlen=DEAD_LETTERS_MAXLEN,
-                    approximate=True,
-                )
-            pipe.eval(*acks)
-            if journal_floor is not None:
-                # The engine replays from its newest snapshot, and the oldest kept one is older:
-                # the journal before it is needed by nobody.
-                pipe.xtrim(keys.JOURNAL, minid=journal_floor, approximate=False)
-                pipe.set(keys.JOURNAL_FLOOR, journal_floor)
-            await pipe.execute()
+
+        also = None if journal_floor is None else _journal_trim(journal_floor)
+        await self.streams.acknowledge(batch.entries, batch.bad, also)
 
     # ---- status ------------------------------------------------------------------------------
 
     async def status(self) -> dict[str, Any]:
-        pending = 0
-        lag: int | None = 0  # entries not yet delivered; None when Redis cannot tell
-        for stream in STREAMS:
-            for group in await self.redis.xinfo_groups(stream):
-                if _text(group.get("name") or b"") != keys.DBPROCESSOR_GROUP:
-                    continue
-                pending += int(group.get("pending") or 0)
-                group_lag = group.get("lag")
-                lag = None if lag is None or group_lag is None else lag + int(group_lag)
+        pending, lag = await self.streams.backlog()
         return {
             "consumer": self.consumer,
             "batches": self.batches,
@@ -507,14 +370,13 @@ class DbProcessor:
             log.debug("status not published", error=repr(error))
 
 
-async def serve(settings: Settings, stop: StopSignal) -> None:
+async def serve(settings: Settings, stores: StoreUrls, stop: StopSignal) -> None:
     from exness.adapters.db.session import create_engine
 
-    assert settings.redis_url is not None and settings.database_url is not None
-    snapshot_url = settings.snapshot_database_url or settings.database_url
-    client = connect(settings.redis_url)
-    db = create_engine(settings.database_url)
-    snapshot_db = db if snapshot_url == settings.database_url else create_engine(snapshot_url)
+    client = connect(stores.redis_url)
+    db = create_engine(stores.database_url)
+    same = stores.snapshot_url == stores.database_url
+    snapshot_db = db if same else create_engine(stores.snapshot_url)
     processor = DbProcessor(
         client,
         db,
@@ -533,4 +395,5 @@ async def serve(settings: Settings, stop: StopSignal) -> None:
 
 
 def main(settings: Settings) -> None:
-    run_service(lambda stop: serve(settings, stop))
+    stores = settings.stores()
+    run_service(lambda stop: serve(settings, stores, stop))

@@ -23,15 +23,18 @@ from redis.exceptions import RedisError
 from exness.adapters import keys
 from exness.adapters.bus import COMMAND, BatchOutputs, EngineBus, InputWaiter, JournalEntry
 from exness.adapters.redis import connect
+from exness.backoff import Backoff
 from exness.codec import CodecError
-from exness.codec.commands import BadCommand, decode_command, encode_reply
-from exness.codec.operations import SnapshotEntry, encode_snapshot
+from exness.codec.commands import BadCommand, decode_command
 from exness.codec.prices import decode_price_entry, encode_price_key
+from exness.codec.replies import encode_reply
+from exness.codec.snapshot import SnapshotEntry, decode_state, encode_snapshot, encode_state
 from exness.codec.stream_ids import stream_id_key, stream_id_us
-from exness.domain import Engine, EngineConfig, Rejection
+from exness.domain import Engine, EngineConfig, Rejection, Reply
+from exness.domain.messages import db_operations
 from exness.log import get_logger
 from exness.services.runtime import StopSignal, publish_status, run_service, tune_gc
-from exness.settings import Settings
+from exness.settings import Settings, StoreUrls
 
 __all__ = ["EngineService", "RecoveryError", "RecoveryReport", "main"]
 
@@ -96,7 +99,7 @@ class EngineService:
         snapshot = await self.snapshots.latest()
         position = "0-0"
         if snapshot is not None:
-            self.engine = Engine.from_snapshot(snapshot.state, self.config)
+            self.engine = Engine.from_state(decode_state(snapshot.state), self.config)
             position = snapshot.journal_id
         floor = await self.bus.journal_floor()
         if floor is not None and stream_id_key(position) < stream_id_key(floor):
@@ -123,7 +126,7 @@ class EngineService:
             self._touched_assets.clear()
         self.applied_id = max(position, applied, key=stream_id_key)
         self._snapshot_id = snapshot.journal_id if snapshot else "0-0"
-        self.price_cursor = (await self.client.get(keys.PRICE_CURSOR) or b"0-0").decode()
+        self.price_cursor = await self.bus.price_cursor()
         report = RecoveryReport(
             snapshot.journal_id if snapshot else None,
             replayed,
@@ -161,9 +164,10 @@ class EngineService:
         events = self.engine.apply(decoded.command)
         if outputs is None:
             return
-        if decoded.reply_to:
-            outputs.replies[decoded.reply_to].append(encode_reply(events[0]))  # type: ignore[arg-type]
-        outputs.db_operations.extend(events[1:])  # type: ignore[arg-type]
+        answer = events[0]
+        if decoded.reply_to and isinstance(answer, Reply):
+            outputs.replies[decoded.reply_to].append(encode_reply(answer))
+        outputs.db_operations.extend(db_operations(events))
 
     def _apply_prices(self, entry: JournalEntry, outputs: BatchOutputs | None) -> None:
         try:
@@ -182,7 +186,7 @@ class EngineService:
                 continue
             self._touched_assets.add(tick.asset)
             if outputs is not None:
-                outputs.db_operations.extend(events)  # type: ignore[arg-type]
+                outputs.db_operations.extend(db_operations(events))
 
     def _collect_prices(self, outputs: BatchOutputs) -> None:
         for asset in self._touched_assets:
@@ -215,20 +219,21 @@ class EngineService:
         The batch is already in the journal and applied in memory, so its outputs must go
         out eventually; if this process dies first, recovery re-emits them.
         """
-        delay = 0.05
+        backoff = Backoff()
         while True:
             try:
                 await self.bus.write(outputs, applied_id)
                 return
             except (RedisError, OSError) as error:
+                delay = backoff.next_delay()
                 log.warning("writing a batch failed; retrying", error=repr(error), delay=delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
 
     async def snapshot(self) -> None:
         if self.applied_id == self._snapshot_id:
             return
-        entry = SnapshotEntry(self.applied_id, time.time_ns() // 1000, self.engine.to_snapshot())
+        state = encode_state(self.engine.state())
+        entry = SnapshotEntry(self.applied_id, time.time_ns() // 1000, state)
         await self.bus.publish_snapshot(encode_snapshot(entry))
         self._snapshot_id = self.applied_id
         log.info(
@@ -260,7 +265,7 @@ class EngineService:
     async def run(self, stop: StopSignal) -> None:
         next_snapshot = time.monotonic() + self.snapshot_interval_s
         next_status = 0.0
-        delay = 0.05
+        backoff = Backoff()
         while not stop.is_set:
             try:
                 now = time.monotonic()
@@ -272,27 +277,26 @@ class EngineService:
                     await self.snapshot()
                     next_snapshot = now + self.snapshot_interval_s
                 if await self.step():
-                    delay = 0.05
+                    backoff.reset()
                     continue
                 if self.waiter is not None:
                     await self.waiter.wait(self.price_cursor, timeout=1.0, stop=stop.event)
                 else:
                     await stop.wait(0.005)
             except (RedisError, OSError) as error:
+                delay = backoff.next_delay()
                 log.warning("redis unavailable; retrying", error=repr(error), delay=delay)
                 await stop.wait(delay)
-                delay = min(delay * 2, 2.0)
         await self.snapshot()  # a clean stop leaves nothing to replay
 
 
-async def serve(settings: Settings, stop: StopSignal) -> None:
+async def serve(settings: Settings, stores: StoreUrls, stop: StopSignal) -> None:
     from exness.adapters.db.session import create_engine
     from exness.adapters.db.snapshots import SnapshotStore
 
-    assert settings.redis_url is not None and settings.snapshot_database_url is not None
-    client = connect(settings.redis_url)
-    db = create_engine(settings.snapshot_database_url)
-    waiter = InputWaiter(settings.redis_url)
+    client = connect(stores.redis_url)
+    db = create_engine(stores.snapshot_url)
+    waiter = InputWaiter(stores.redis_url)
     service = EngineService(
         client,
         SnapshotStore(db, keep=settings.snapshots_kept),
@@ -313,4 +317,5 @@ async def serve(settings: Settings, stop: StopSignal) -> None:
 
 
 def main(settings: Settings) -> None:
-    run_service(lambda stop: serve(settings, stop))
+    stores = settings.stores()
+    run_service(lambda stop: serve(settings, stores, stop))

@@ -33,6 +33,7 @@ from redis.typing import EncodableT, FieldT
 
 from exness.adapters import keys
 from exness.adapters.redis import connect
+from exness.backoff import Backoff
 from exness.codec.prices import encode_price_updates
 from exness.domain.messages import PriceTick
 from exness.log import get_logger
@@ -80,14 +81,12 @@ class Poller:
         self.status_interval = status_interval
         self.max_buffered = max_buffered
         self.chunk_entries = chunk_entries
-        self.retry_initial = retry_initial
-        self.retry_max = retry_max
+        self.retries = Backoff(initial=retry_initial, maximum=retry_max)
         self.source_restart_delay = source_restart_delay
         self._current: list[PriceTick] = []  # ticks since the last cut, in arrival order
         self._arrived = asyncio.Event()  # a tick came (flush_interval 0 writes on arrival)
         self._pending: deque[list[PriceTick]] = deque()  # cut batches not yet written
         self._buffered = 0  # updates in _pending
-        self._retry_delay = retry_initial
         self._next_write = 0.0  # monotonic time before which no write is attempted
         self.entries_written = 0
         self.updates_written = 0
@@ -204,13 +203,12 @@ class Poller:
             if self.redis_ok:
                 log.warning("redis unavailable; buffering price updates", error=repr(error))
             self.redis_ok = False
-            self._next_write = time.monotonic() + self._retry_delay
-            self._retry_delay = min(self._retry_delay * 2, self.retry_max)
+            self._next_write = time.monotonic() + self.retries.next_delay()
             return
         if not self.redis_ok:
             log.info("redis is back; buffered price updates written")
         self.redis_ok = True
-        self._retry_delay = self.retry_initial
+        self.retries.reset()
 
     async def _append(self, batches: list[list[PriceTick]]) -> None:
         if len(batches) == 1:  # the usual case: one entry, one round trip
@@ -260,10 +258,9 @@ def make_source(settings: Settings) -> TickSource:
     return BackpackClient(settings.backpack_ws_url)
 
 
-async def serve(settings: Settings, stop: StopSignal) -> None:
-    assert settings.redis_url is not None
+async def serve(settings: Settings, redis_url: str, stop: StopSignal) -> None:
     # Time-outs, so a Redis that vanished shows up as an error to retry, not a hang.
-    client = connect(settings.redis_url, socket_connect_timeout=2.0, socket_timeout=5.0)
+    client = connect(redis_url, socket_connect_timeout=2.0, socket_timeout=5.0)
     poller = Poller(client, make_source(settings), flush_interval=settings.price_batch_ms / 1000)
     log.info("poller running")
     try:
@@ -273,4 +270,5 @@ async def serve(settings: Settings, stop: StopSignal) -> None:
 
 
 def main(settings: Settings) -> None:
-    run_service(lambda stop: serve(settings, stop))
+    redis_url = settings.redis_only()
+    run_service(lambda stop: serve(settings, redis_url, stop))

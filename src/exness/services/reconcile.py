@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import text
 
@@ -25,7 +26,7 @@ from exness.domain.assets import ASSETS
 from exness.domain.money import USD_DECIMALS, to_decimal
 from exness.domain.positions import Position
 from exness.services.engine import EngineService
-from exness.settings import Settings
+from exness.settings import Settings, StoreUrls
 
 __all__ = ["Reconciliation", "reconcile"]
 
@@ -70,11 +71,13 @@ def _terms(position: Position) -> tuple[str, str, Decimal, int, Decimal]:
     )
 
 
-def compare(engine: Engine, rows: list[dict], users: set[str], report: Reconciliation) -> None:  # type: ignore[type-arg]
+Row = dict[str, Any]
+
+
+def compare(engine: Engine, rows: list[Row], users: set[str], report: Reconciliation) -> None:
     """Everything the engine knows against every trade row and user."""
-    state = engine.to_snapshot()
-    opened = {p.order_id: p for p in map(Position.from_row, state["open_orders"])}
-    closed: dict[str, tuple[str, bool]] = {k: tuple(v) for k, v in state["closed_orders"].items()}  # type: ignore[misc]
+    opened = {position.order_id: position for position in engine.positions()}
+    closed = engine.closed_orders()
     report.open_positions, report.closed_orders, report.rows = len(opened), len(closed), len(rows)
     by_order = {row["order_id"]: row for row in rows}
     realized = Decimal(0)
@@ -95,7 +98,7 @@ def compare(engine: Engine, rows: list[dict], users: set[str], report: Reconcili
                     f"{order_id}: terms differ: engine {_terms(opened[order_id])}, db {terms}"
                 )
         elif order_id in closed:
-            owner, liquidated = closed[order_id]
+            owner, liquidated = closed[order_id].owner, closed[order_id].liquidated
             if row["closed_at"] is None:
                 report.add(f"{order_id}: closed in the engine, open in the database")
             elif bool(row["liquidated"]) != liquidated:
@@ -115,7 +118,7 @@ def compare(engine: Engine, rows: list[dict], users: set[str], report: Reconcili
                 realized += row["pnl"]
     for order_id in (opened.keys() | closed.keys()) - by_order.keys():
         report.add(f"{order_id}: known to the engine, missing from the database")
-    for user_id in set(state["balances"]) - users:
+    for user_id in engine.balances().keys() - users:
         report.add(f"user {user_id}: has a wallet, missing from the database")
     ledger = engine.ledger
     if realized != to_decimal(ledger.realized_pnl, USD_DECIMALS):
@@ -130,11 +133,10 @@ def compare(engine: Engine, rows: list[dict], users: set[str], report: Reconcili
         report.add(str(error))
 
 
-async def reconcile(settings: Settings) -> Reconciliation:
-    assert settings.redis_url and settings.database_url and settings.snapshot_database_url
-    client = connect(settings.redis_url)
-    main_db = create_engine(settings.database_url)
-    snapshot_db = create_engine(settings.snapshot_database_url)
+async def reconcile(settings: Settings, stores: StoreUrls) -> Reconciliation:
+    client = connect(stores.redis_url)
+    main_db = create_engine(stores.database_url)
+    snapshot_db = create_engine(stores.snapshot_url)
     report = Reconciliation()
     try:
         replay = EngineService(

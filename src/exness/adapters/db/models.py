@@ -125,7 +125,7 @@ class PriceBar(Base):
 
 
 class Snapshot(SnapshotBase):
-    """An engine snapshot (`Engine.to_snapshot()`), split into its big parts for inspection."""
+    """An engine snapshot (codec/snapshot.py), split into its big parts for inspection."""
 
     __tablename__ = "snapshots"
     # unique: the state at a journal id is always the same, so a redelivered snapshot is skipped

@@ -1,8 +1,8 @@
 """Engine snapshots in the snapshot database (SNAPSHOT_URL): save, prune, load the newest.
 
-A row splits `Engine.to_snapshot()` into its big parts (open_orders, closed_orders, balances)
-and the rest (`state`: version, quotes, recent_replies, ledger), and orders rows by the journal
-id they include, compared as (ms, seq) numbers: "10-0" is newer than "9-0".
+A row splits a snapshot (codec/snapshot.py) into its big parts (SPLIT_KEYS: balances,
+open_orders, closed_orders) and the rest (`state`), and orders rows by the journal id they
+include, compared as (ms, seq) numbers: "10-0" is newer than "9-0".
 """
 
 from __future__ import annotations
@@ -15,23 +15,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exness.adapters.db.models import Snapshot
-from exness.adapters.db.writer import DataRejected, parse_stream_id, us_to_datetime
-from exness.codec.operations import SnapshotEntry
+from exness.adapters.db.rows import DataRejected, parse_stream_id, us_to_datetime
+from exness.codec.snapshot import KEY_ORDER, SPLIT_KEYS, SnapshotEntry
 
-__all__ = ["SPLIT_KEYS", "SnapshotStore"]
+__all__ = ["SnapshotStore"]
 
 SNAPSHOTS = cast(Table, Snapshot.__table__)
-SPLIT_KEYS = ("balances", "open_orders", "closed_orders")  # kept in columns of their own
-# the order Engine.to_snapshot() writes its keys in; any other key follows, sorted
-_KEY_ORDER = (
-    "version",
-    "balances",
-    "open_orders",
-    "closed_orders",
-    "quotes",
-    "recent_replies",
-    "ledger",
-)
 
 
 def snapshot_row(entry: SnapshotEntry) -> dict[str, Any]:
@@ -54,10 +43,10 @@ def snapshot_row(entry: SnapshotEntry) -> dict[str, Any]:
 
 
 def _entry(row: Any) -> SnapshotEntry:
-    # JSONB keeps no key order: put the keys back in the order to_snapshot() writes them.
+    # JSONB keeps no key order: put the keys back in the order encode_state() writes them.
     rest = {**row.state, "balances": row.balances, "open_orders": row.open_orders}
     rest["closed_orders"] = row.closed_orders
-    state = {key: rest.pop(key) for key in _KEY_ORDER if key in rest}
+    state = {key: rest.pop(key) for key in KEY_ORDER if key in rest}
     state.update(sorted(rest.items()))
     created = row.created_at - us_to_datetime(0)
     created_us = (created.days * 86_400 + created.seconds) * 1_000_000 + created.microseconds
@@ -74,7 +63,7 @@ class SnapshotStore:
         self.keep = keep
 
     async def latest(self) -> SnapshotEntry | None:
-        """The snapshot with the greatest journal id, as `Engine.to_snapshot()` gave it."""
+        """The snapshot with the greatest journal id, as it was saved."""
         table = SNAPSHOTS
         async with self.engine.connect() as connection:
             row = (

@@ -8,8 +8,8 @@ Every write converges whatever the order and repetition of its inputs:
 - price bars: merged by (asset, minute); open/close follow the ticks' own times, and each bar
   remembers the newest price_stream entry merged into it, so a redelivered entry is skipped.
 
-Numbers are exact: cents become NUMERIC dollars and asset units NUMERIC human prices through
-`exness.domain.money.to_decimal`; µs become aware UTC datetimes through integer timedeltas.
+The rows themselves (exact conversions, merging, bar aggregation) come from
+adapters/db/rows.py; this module only runs the SQL.
 
 The writes are the DB processor's hot path, so they skip SQLAlchemy's statement machinery: a
 whole batch (users, trades, price bars) is one hand-written statement, WRITE_BATCH, run on the
@@ -22,270 +22,33 @@ values as the exact decimal text of their `Decimal`, times as RFC 3339 text to t
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any
 
 import asyncpg
-import orjson
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exness.adapters.db.models import PriceBar
-from exness.codec.stream_ids import stream_id_key
-from exness.domain.assets import ASSETS
-from exness.domain.messages import (
-    DbOperation,
-    PriceTick,
-    TradeClosed,
-    TradeOpened,
-    UserCreated,
+from exness.adapters.db.rows import (
+    DataRejected,
+    PriceEntry,
+    Trade,
+    aggregate_bars,
+    bar_rows,
+    bare_owners,
+    check_assets,
+    datetime_to_us,
+    json_rows,
+    merge_trade_operations,
+    merge_user_rows,
+    trade_record,
+    us_to_datetime,
 )
-from exness.domain.money import USD_DECIMALS, to_decimal
+from exness.domain.messages import DbOperation, UserCreated
 
-__all__ = [
-    "DataRejected",
-    "DbWriter",
-    "PriceEntry",
-    "TradeRow",
-    "aggregate_bars",
-    "json_rows",
-    "merge_trade_operations",
-    "merge_trade_rows",
-    "merge_user_rows",
-    "minute_start_us",
-    "parse_stream_id",
-    "trade_record",
-    "trade_row",
-    "us_to_datetime",
-]
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MINUTE_US = 60_000_000
-_INT32 = 2**31
-_INT64 = 2**63
-
-Trade = TradeOpened | TradeClosed
-_T = TypeVar("_T")
-
-
-class DataRejected(ValueError):
-    """An input the database cannot hold for what it says (unknown asset, a number out of
-    range, a malformed id); the DB processor dead-letters it instead of retrying."""
-
-
-@dataclass(frozen=True, slots=True)
-class PriceEntry:
-    """The decoded ticks of one price_stream entry."""
-
-    entry_id: str
-    ticks: list[PriceTick]
-
-
-# ---- pure conversions ----------------------------------------------------------------------
-
-
-def us_to_datetime(us: int) -> datetime:
-    """µs since the epoch as an aware UTC datetime, exactly (no float on the way)."""
-    try:
-        return EPOCH + timedelta(microseconds=us)
-    except (OverflowError, TypeError) as error:
-        raise DataRejected(f"time {us!r} µs is out of range") from error
-
-
-def parse_stream_id(entry_id: str | bytes) -> tuple[int, int]:
-    """A Redis stream id `<ms>-<seq>` (or a bare `<ms>`) as a pair that orders like the id."""
-    try:
-        parsed = stream_id_key(entry_id)
-    except ValueError:
-        raise DataRejected(f"{entry_id!r} is not a stream id") from None
-    if not all(0 <= part < _INT64 for part in parsed):  # they go into BIGINT columns
-        raise DataRejected(f"{entry_id!r} is not a stream id")
-    return parsed
-
-
-def minute_start_us(ts: int) -> int:
-    return ts - ts % MINUTE_US
-
-
-def _int(value: int, bound: int, name: str) -> int:
-    if type(value) is not int or not -bound <= value < bound:
-        raise DataRejected(f"{name} {value!r} is out of range")
-    return value
-
-
-def _price(asset: str, units: int) -> Decimal:
-    return to_decimal(units, ASSETS[asset].decimals)
-
-
-@dataclass(slots=True)
-class TradeRow:
-    """A `trades` row (orjson writes it as an object keyed by column)."""
-
-    order_id: str
-    user_id: str
-    asset_id: int
-    trade_type: str
-    margin: Decimal
-    leverage: int
-    open_price: Decimal
-    liquidation_price: Decimal
-    close_price: Decimal | None
-    pnl: Decimal | None
-    liquidated: bool
-    created_at: datetime
-    closed_at: datetime | None
-
-
-def trade_record(operation: Trade, asset_ids: dict[str, int]) -> TradeRow:
-    """The `trades` row an operation describes (closing fields None for an opened trade)."""
-    position = operation.position
-    asset = position.asset
-    asset_id = asset_ids.get(asset)
-    if asset_id is None or asset not in ASSETS:
-        raise DataRejected(f"unknown asset {asset!r} in order {position.order_id}")
-    if position.side not in ("long", "short"):
-        raise DataRejected(f"unknown side {position.side!r} in order {position.order_id}")
-    closed = isinstance(operation, TradeClosed)
-    return TradeRow(
-        position.order_id,
-        position.user_id,
-        asset_id,
-        position.side.upper(),
-        to_decimal(position.margin, USD_DECIMALS),
-        _int(position.leverage, _INT32, "leverage"),
-        _price(asset, position.open_price),
-        _price(asset, position.liquidation_price),
-        _price(asset, operation.close_price) if closed else None,
-        to_decimal(operation.pnl, USD_DECIMALS) if closed else None,
-        operation.liquidated if closed else False,
-        us_to_datetime(position.opened_at),
-        us_to_datetime(operation.closed_at) if closed else None,
-    )
-
-
-def trade_row(operation: Trade, asset_ids: dict[str, int]) -> dict[str, Any]:
-    """`trade_record` as a dict."""
-    return asdict(trade_record(operation, asset_ids))
-
-
-def _first_closed(
-    items: Iterable[_T], order_id: Callable[[_T], str], is_closed: Callable[[_T], bool]
-) -> list[_T]:
-    """One item per order id: the first closed one if there is one, else the first open one
-    (one statement may not upsert a row twice)."""
-    chosen: dict[str, _T] = {}
-    for item in items:
-        key = order_id(item)
-        seen = chosen.get(key)
-        if seen is None or (not is_closed(seen) and is_closed(item)):
-            chosen[key] = item
-    return list(chosen.values())
-
-
-def merge_trade_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`trade_row`s, one per order id: the first closed row if any, else the first open one."""
-    return _first_closed(
-        rows, lambda row: row["order_id"], lambda row: row["closed_at"] is not None
-    )
-
-
-def merge_trade_operations(operations: Iterable[Trade]) -> list[Trade]:
-    """The same choice made on the operations, before converting them."""
-    return _first_closed(
-        operations,
-        lambda operation: operation.position.order_id,
-        lambda operation: isinstance(operation, TradeClosed),
-    )
-
-
-def merge_user_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per user id: the earliest creation time and the first email given."""
-    merged: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        seen = merged.get(row["id"])
-        if seen is None:
-            merged[row["id"]] = dict(row)
-            continue
-        seen["created_at"] = min(seen["created_at"], row["created_at"])
-        seen["email"] = seen["email"] or row["email"]
-    return list(merged.values())
-
-
-def _bare_owners(trades: Iterable[TradeRow], created: set[str]) -> list[dict[str, Any]]:
-    """User rows for the trades' users without a `user_created` in the batch, each created
-    with its earliest trade: a bare row keeps the foreign key satisfied until `user_created`
-    arrives (it may come later, or have been dead-lettered)."""
-    owners: dict[str, datetime] = {}
-    for row in trades:
-        if row.user_id in created:
-            continue
-        seen = owners.get(row.user_id)
-        if seen is None or row.created_at < seen:
-            owners[row.user_id] = row.created_at
-    return [{"id": user_id, "created_at": at} for user_id, at in owners.items()]
-
-
-def json_rows(rows: Sequence[object]) -> str:
-    """Rows (dicts or dataclasses) as the JSON text of a `json_to_recordset` parameter.
-
-    Decimals, the one type of theirs orjson does not write itself, become their exact text
-    (`default=str`, a C call per value), which PostgreSQL reads back as the same NUMERIC."""
-    try:
-        return orjson.dumps(rows, default=str).decode()
-    except orjson.JSONEncodeError as error:  # an integer beyond 64 bits, a broken string
-        raise DataRejected(f"cannot be written: {error}") from None
-
-
-BarKey = tuple[str, int]  # (asset symbol, minute start in µs)
-
-
-def aggregate_bars(
-    entries: Sequence[PriceEntry], merged_up_to: dict[BarKey, tuple[int, int]]
-) -> dict[BarKey, dict[str, Any]]:
-    """The bars of `entries`, leaving out, per bar, every entry not newer than the newest
-    already merged into it (`merged_up_to`), with the oldest and newest entry each took.
-    Values stay in asset units here."""
-    bars: dict[BarKey, dict[str, Any]] = {}
-    for entry in entries:
-        entry_id = parse_stream_id(entry.entry_id)
-        for tick in entry.ticks:
-            _int(tick.ts, _INT64, "tick time")
-            key = (tick.asset, minute_start_us(tick.ts))
-            guard = merged_up_to.get(key)
-            if guard is not None and entry_id <= guard:
-                continue
-            bar = bars.get(key)
-            if bar is None:
-                bars[key] = {
-                    "open": tick.price,
-                    "high": tick.price,
-                    "low": tick.price,
-                    "close": tick.price,
-                    "ticks": 1,
-                    "first_ts": tick.ts,
-                    "last_ts": tick.ts,
-                    "first_entry": entry_id,
-                    "last_entry": entry_id,
-                }
-                continue
-            if tick.ts < bar["first_ts"]:  # on a tie the earlier tick (in stream order) opens
-                bar["open"], bar["first_ts"] = tick.price, tick.ts
-            if tick.ts >= bar["last_ts"]:  # on a tie the later tick closes
-                bar["close"], bar["last_ts"] = tick.price, tick.ts
-            bar["high"] = max(bar["high"], tick.price)
-            bar["low"] = min(bar["low"], tick.price)
-            bar["ticks"] += 1
-            bar["first_entry"] = min(bar["first_entry"], entry_id)
-            bar["last_entry"] = max(bar["last_entry"], entry_id)
-    return bars
-
-
-def _datetime_to_us(moment: datetime) -> int:
-    delta = moment - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+__all__ = ["DbWriter"]
 
 
 # ---- statements ----------------------------------------------------------------------------
@@ -399,7 +162,8 @@ async def _run(driver: asyncpg.Connection, query: str, *args: Any) -> None:
 
 async def _fetch(driver: asyncpg.Connection, query: str, *args: Any) -> list[asyncpg.Record]:
     try:
-        return await driver.fetch(query, *args)
+        records: list[asyncpg.Record] = await driver.fetch(query, *args)
+        return records
     except _REFUSED as error:
         raise DataRejected(f"{type(error).__name__}: {error}") from error
 
@@ -437,19 +201,6 @@ class DbWriter:
             return
         async with self._connection() as driver:
             await self._write(driver, operations, prices)
-
-    async def write_in(
-        self,
-        connection: AsyncConnection,
-        operations: Sequence[DbOperation],
-        prices: Sequence[PriceEntry] = (),
-    ) -> None:
-        """The same, inside a transaction the caller holds."""
-        driver = await _driver(connection)
-        if not driver.is_in_transaction():
-            # SQLAlchemy sends BEGIN with its first statement: have it sent before ours.
-            await connection.exec_driver_sql("SELECT 1")
-        await self._write(driver, operations, prices)
 
     async def release(self) -> None:
         """Give the kept connection back to the pool (the DB processor does when idle)."""
@@ -516,7 +267,7 @@ class DbWriter:
                 trades.append(operation)
         has_ticks = any(entry.ticks for entry in prices)
         asset_ids = await self.asset_ids(driver) if trades or has_ticks else {}
-        _check_assets(prices, asset_ids)
+        check_assets(prices, asset_ids)
         rows = [trade_record(trade, asset_ids) for trade in merge_trade_operations(trades)]
         created = merge_user_rows(
             {
@@ -526,8 +277,8 @@ class DbWriter:
             }
             for user in users
         )
-        owners = _bare_owners(rows, {row["id"] for row in created})
-        bars = _bar_rows(aggregate_bars(prices, {}), asset_ids) if has_ticks else []
+        owners = bare_owners(rows, {row["id"] for row in created})
+        bars = bar_rows(aggregate_bars(prices, {}), asset_ids) if has_ticks else []
         written = await _fetch(
             driver,
             WRITE_BATCH,
@@ -548,47 +299,14 @@ class DbWriter:
         asset_ids = await self.asset_ids(driver)
         by_id = {asset_id: symbol for symbol, asset_id in asset_ids.items()}
         keys = [{"asset_id": bar["asset_id"], "bucket": bar["bucket"]} for bar in left]
-        wanted = {(by_id[bar["asset_id"]], _datetime_to_us(bar["bucket"])) for bar in left}
+        wanted = {(by_id[bar["asset_id"]], datetime_to_us(bar["bucket"])) for bar in left}
         async with driver.transaction():  # (a savepoint in a transaction the caller holds)
             guards = await _fetch(driver, LOCK_BARS, json_rows(keys))
             merged_up_to = {
-                (by_id[asset_id], _datetime_to_us(bucket)): (ms, seq)
+                (by_id[asset_id], datetime_to_us(bucket)): (ms, seq)
                 for asset_id, bucket, ms, seq in guards
             }
             aggregated = aggregate_bars(entries, merged_up_to)
-            bars = _bar_rows(
-                {key: aggregated[key] for key in wanted & aggregated.keys()}, asset_ids
-            )
+            bars = bar_rows({key: aggregated[key] for key in wanted & aggregated.keys()}, asset_ids)
             if bars:
                 await _run(driver, MERGE_BARS, json_rows(bars))
-
-
-def _bar_rows(
-    aggregated: dict[BarKey, dict[str, Any]], asset_ids: dict[str, int]
-) -> list[dict[str, Any]]:
-    """`aggregate_bars`' bars as price_bars rows (and the oldest entry each took)."""
-    return [
-        {
-            "asset_id": asset_ids[asset],
-            "bucket": us_to_datetime(start),
-            "open": _price(asset, bar["open"]),
-            "high": _price(asset, bar["high"]),
-            "low": _price(asset, bar["low"]),
-            "close": _price(asset, bar["close"]),
-            "ticks": _int(bar["ticks"], _INT32, "ticks"),
-            "first_ts": bar["first_ts"],
-            "last_ts": bar["last_ts"],
-            "first_entry_ms": bar["first_entry"][0],
-            "first_entry_seq": bar["first_entry"][1],
-            "last_entry_ms": bar["last_entry"][0],
-            "last_entry_seq": bar["last_entry"][1],
-        }
-        for (asset, start), bar in aggregated.items()
-    ]
-
-
-def _check_assets(entries: Sequence[PriceEntry], asset_ids: dict[str, int]) -> None:
-    for entry in entries:
-        for tick in entry.ticks:
-            if tick.asset not in asset_ids or tick.asset not in ASSETS:
-                raise DataRejected(f"unknown asset {tick.asset!r} in entry {entry.entry_id}")

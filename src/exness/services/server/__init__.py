@@ -10,6 +10,7 @@ __all__ = ["main"]
 
 
 def main(settings: Settings) -> None:
+    settings.stores()  # fail now, with the setting's name, rather than in every worker
     uvicorn.run(
         "exness.services.server.app:create_app",
         factory=True,

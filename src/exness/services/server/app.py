@@ -11,18 +11,10 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from exness import __version__
-from exness.adapters.db.session import create_engine
-from exness.adapters.mail import make_mailer
-from exness.adapters.quotes import QuoteBook
-from exness.adapters.redis import connect
-from exness.adapters.rpc import EngineClient
-from exness.services.runtime import tune_gc
-from exness.services.server.auth import LinkTokens, SessionTokens
-from exness.services.server.deps import Platform
 from exness.services.server.errors import install_error_handlers
-from exness.services.server.health import HealthMonitor
 from exness.services.server.metrics import Metrics, MetricsMiddleware
-from exness.services.server.ratelimit import RateLimiter, RateLimitMiddleware
+from exness.services.server.ratelimit import RateLimitMiddleware
+from exness.services.server.resources import Resources, connected, install
 from exness.services.server.responses import ExactJSONResponse, dumps
 from exness.services.server.routes import auth, market, ops, trading, wallet
 from exness.settings import Settings, get_settings
@@ -82,49 +74,20 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, resources: Resources | None = None) -> FastAPI:
+    """The app. Without `resources` it connects to the configured stores in its lifespan;
+    with them (a test's, say an in-process engine) it uses those and connects to nothing."""
     settings = settings or get_settings()
-    assert settings.redis_url is not None and settings.database_url is not None
-    metrics = Metrics()
+    metrics = resources.metrics if resources is not None else Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        assert settings.redis_url is not None and settings.database_url is not None
-        redis = connect(settings.redis_url, max_connections=256)
-        db = create_engine(settings.database_url)
-        engine = EngineClient(
-            redis,
-            settings.redis_url,
-            settings.engine_rpc_timeout_s,
-            on_latency=metrics.observe_engine,
-        )
-        await engine.start()
-        quotes = QuoteBook(settings.redis_url, redis)
-        await quotes.start()
-        health = HealthMonitor(redis, db)
-        await health.start()
-        tune_gc(young=20_000)
-        app.state.platform = Platform(
-            settings=settings,
-            redis=redis,
-            db=db,
-            engine=engine,
-            quotes=quotes,
-            sessions=SessionTokens(settings.jwt_key()),
-            links=LinkTokens(redis),
-            mailer=make_mailer(settings),
-            limiter=RateLimiter(redis, settings.rate_limit_per_minute),
-            metrics=metrics,
-            health=health,
-        )
-        try:
+        if resources is not None:
             yield
-        finally:
-            await health.stop()
-            await quotes.stop()
-            await engine.stop()
-            await redis.aclose()
-            await db.dispose()
+            return
+        async with connected(settings, settings.stores(), metrics) as live:
+            install(app, live)
+            yield
 
     app = FastAPI(
         title="exness-py",
@@ -133,6 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         default_response_class=ExactJSONResponse,
     )
+    if resources is not None:
+        install(app, resources)
     install_error_handlers(app)
     app.add_middleware(
         CORSMiddleware,

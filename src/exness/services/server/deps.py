@@ -1,57 +1,101 @@
-"""What a route may ask for (`Annotated[..., Depends]`): the platform's shared clients and
-the signed-in trader."""
+"""What a route may ask for (`Annotated[..., Depends]`): one narrow dependency per
+collaborator, and the signed-in trader.
+
+The collaborators live on `app.state` (installed by `resources.install`): the engine and
+quote ports, the main database, the token issuers, the mailer and the settings. A route
+names only what it uses, so a route test supplies only that.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
-import redis.asyncio as aioredis
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from exness.adapters.engine_port import EnginePort, QuotePort
 from exness.adapters.mail import Mailer
-from exness.adapters.quotes import QuoteBook
-from exness.adapters.rpc import EngineClient
 from exness.services.server.auth import LinkTokens, Session, SessionTokens
 from exness.services.server.errors import ApiError
 from exness.services.server.health import HealthMonitor
 from exness.services.server.metrics import Metrics
-from exness.services.server.ratelimit import RateLimiter
 from exness.settings import Settings
 
-__all__ = ["AUTH_COOKIE", "Platform", "PlatformDep", "SessionDep"]
+__all__ = [
+    "AUTH_COOKIE",
+    "DatabaseDep",
+    "EngineDep",
+    "HealthDep",
+    "LinksDep",
+    "MailerDep",
+    "MetricsDep",
+    "QuotesDep",
+    "SessionDep",
+    "SessionTokensDep",
+    "SettingsDep",
+]
 
 AUTH_COOKIE = "authToken"
 
-
-@dataclass(slots=True)
-class Platform:
-    """Built once per server process, in the app's lifespan."""
-
-    settings: Settings
-    redis: aioredis.Redis
-    db: AsyncEngine
-    engine: EngineClient
-    quotes: QuoteBook
-    sessions: SessionTokens
-    links: LinkTokens
-    mailer: Mailer
-    limiter: RateLimiter
-    metrics: Metrics
-    health: HealthMonitor
-
-
 # Dependencies are `async def` even without I/O: FastAPI runs a plain `def` dependency in a
-# worker thread, and that hop costs more than everything the dependency does.
+# worker thread, and that hop costs more than everything the dependency does. Each reads
+# app.state directly rather than through a shared sub-dependency: every level costs a request.
 
 
-async def get_platform(request: Request) -> Platform:
-    platform: Platform = request.app.state.platform
-    return platform
+async def _engine(request: Request) -> EnginePort:
+    engine: EnginePort = request.app.state.engine
+    return engine
 
 
-PlatformDep = Annotated[Platform, Depends(get_platform)]
+async def _quotes(request: Request) -> QuotePort:
+    quotes: QuotePort = request.app.state.quotes
+    return quotes
+
+
+async def _database(request: Request) -> AsyncEngine:
+    db: AsyncEngine = request.app.state.db
+    return db
+
+
+async def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def _mailer(request: Request) -> Mailer:
+    mailer: Mailer = request.app.state.mailer
+    return mailer
+
+
+async def _links(request: Request) -> LinkTokens:
+    links: LinkTokens = request.app.state.links
+    return links
+
+
+async def _session_tokens(request: Request) -> SessionTokens:
+    sessions: SessionTokens = request.app.state.sessions
+    return sessions
+
+
+async def _health(request: Request) -> HealthMonitor:
+    health: HealthMonitor = request.app.state.health
+    return health
+
+
+async def _metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+EngineDep = Annotated[EnginePort, Depends(_engine)]
+QuotesDep = Annotated[QuotePort, Depends(_quotes)]
+DatabaseDep = Annotated[AsyncEngine, Depends(_database)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+MailerDep = Annotated[Mailer, Depends(_mailer)]
+LinksDep = Annotated[LinkTokens, Depends(_links)]
+SessionTokensDep = Annotated[SessionTokens, Depends(_session_tokens)]
+HealthDep = Annotated[HealthMonitor, Depends(_health)]
+MetricsDep = Annotated[Metrics, Depends(_metrics)]
 
 
 def _token(request: Request) -> str | None:
@@ -67,8 +111,8 @@ async def current_session(request: Request) -> Session:
     token = _token(request)
     if token is None:
         raise ApiError(401, "sign in first: no authToken cookie or Bearer token", "UNAUTHENTICATED")
-    platform: Platform = request.app.state.platform  # not a sub-dependency: each one costs
-    session = platform.sessions.verify(token)
+    tokens: SessionTokens = request.app.state.sessions
+    session = tokens.verify(token)
     if session is None:
         raise ApiError(401, "the session token is invalid or expired", "UNAUTHENTICATED")
     return session

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from exness.adapters.rpc import EngineTimeout, EngineUnavailable
+from exness.adapters.engine_port import EngineTimeout, EngineUnavailable
 from exness.log import get_logger
 from exness.services.server.responses import ExactJSONResponse
 

@@ -26,7 +26,8 @@ STALE_STATUS_S = 5.0  # a service that has not reported for this long is conside
 
 
 def _age_s(status: dict[str, Any]) -> float:
-    return round(time.time() - status.get("at", 0) / 1e6, 3)
+    at = status.get("at")
+    return round(time.time() - (at if isinstance(at, int) else 0) / 1e6, 3)
 
 
 class HealthMonitor:
@@ -63,7 +64,7 @@ class HealthMonitor:
 
     async def refresh(self) -> None:
         report: dict[str, Any] = {"checkedAt": int(time.time() * 1000)}
-        statuses: list[bytes | None] = [None, None, None]
+        statuses: list[Any] = [None, None, None]
         try:
             started = time.perf_counter()
             statuses = await self.client.mget(

@@ -58,7 +58,7 @@ class RateLimitMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(self.prefix):
-            limiter: RateLimiter = scope["app"].state.platform.limiter
+            limiter: RateLimiter = scope["app"].state.limiter
             if limiter.enabled:
                 client = scope.get("client")
                 retry_after = await limiter.retry_after(client[0] if client else "unknown")

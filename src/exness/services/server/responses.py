@@ -8,8 +8,9 @@ from typing import Any
 
 import orjson
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
-__all__ = ["ExactJSONResponse", "dumps"]
+__all__ = ["ExactJSONResponse", "dumps", "exact"]
 
 
 def _exact(value: Any) -> Any:
@@ -27,3 +28,9 @@ class ExactJSONResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return dumps(content)
+
+
+def exact(model: BaseModel, status_code: int = 200) -> ExactJSONResponse:
+    """A response model (validated when it was built) as exact JSON. FastAPI's own response
+    serialization would write every Decimal as a string; this keeps them numbers."""
+    return ExactJSONResponse(model.model_dump(), status_code=status_code)

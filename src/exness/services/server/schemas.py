@@ -64,36 +64,34 @@ class Failure(BaseModel):
     code: str | None = None
 
 
-class TradeCreated(BaseModel):
-    orderId: str
-    asset: Asset
-    type: TradeType
-    margin: int = Field(description="cents")
-    leverage: int
-    openPrice: Human = Field(description="human units")
-    liquidationPrice: Human = Field(description="human units: liquidated at or beyond it")
-    balance: int = Field(description="cents left in the wallet")
+class PositionView(BaseModel):
+    """A position as every trade answer shows it (create, open trades, close)."""
 
-
-class TradeClosedAnswer(BaseModel):
-    orderId: str
-    closePrice: Human = Field(description="human units")
-    pnl: Human = Field(description="USD, realized")
-    liquidated: bool
-    balance: int = Field(description="cents in the wallet after the close")
-
-
-class OpenTrade(BaseModel):
     orderId: str
     asset: Asset
     type: TradeType
     margin: Human = Field(description="USD")
     leverage: int
-    openPrice: Human
-    liquidationPrice: Human
+    openPrice: Human = Field(description="human units")
+    liquidationPrice: Human = Field(description="human units: liquidated at or beyond it")
+    createdAt: str = Field(description="when it opened, ISO 8601 UTC")
+
+
+class TradeCreated(PositionView):
+    balance: int = Field(description="cents left in the wallet")
+
+
+class TradeClosedAnswer(PositionView):
+    closePrice: Human = Field(description="human units")
+    pnl: Human = Field(description="USD, realized")
+    liquidated: bool
+    closedAt: str = Field(description="ISO 8601 UTC")
+    balance: int = Field(description="cents in the wallet after the close")
+
+
+class OpenTrade(PositionView):
     currentPrice: Human | None = Field(description="the engine's latest price, human units")
     pnl: Human | None = Field(description="USD if closed at currentPrice")
-    createdAt: str
 
 
 class OpenTrades(BaseModel):

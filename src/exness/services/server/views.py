@@ -1,15 +1,38 @@
-"""Engine replies and DB rows as the API shows them: exact decimals in human units."""
+"""Engine results and DB rows as the API shows them: exact decimals in human units.
+
+Each function builds one response model (schemas.py) from a typed engine result or a row;
+adding a field to a trade record is a change here, in the domain and in the codec.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from exness.domain.assets import ASSETS
+from exness.domain.messages import OpenPosition, PositionClosed, PositionOpened
 from exness.domain.money import USD_DECIMALS, to_decimal
+from exness.domain.positions import Position
+from exness.services.server.schemas import (
+    AssetBalance,
+    Balances,
+    HistoryTrade,
+    OpenTrade,
+    TradeClosedAnswer,
+    TradeCreated,
+)
 
-__all__ = ["history_trade", "iso_from_us", "open_trade", "price", "usd"]
+__all__ = [
+    "balances",
+    "closed_trade",
+    "created_trade",
+    "history_trade",
+    "iso_from_us",
+    "open_trade",
+    "price",
+    "usd",
+]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -26,53 +49,86 @@ def iso_from_us(us: int) -> str:
     return (_EPOCH + timedelta(microseconds=us)).isoformat().replace("+00:00", "Z")
 
 
+def iso_from_datetime(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return None if moment is None else iso_from_datetime(moment)
 
 
-def open_trade(trade: dict[str, Any]) -> dict[str, Any]:
-    asset = trade["asset"]
-    current = trade["currentPrice"]
+def _position_fields(position: Position) -> dict[str, Any]:
+    asset = position.asset
     return {
-        "orderId": trade["orderId"],
+        "orderId": position.order_id,
         "asset": asset,
-        "type": trade["type"],
-        "margin": usd(trade["margin"]),
-        "leverage": trade["leverage"],
-        "openPrice": price(asset, trade["openPrice"]),
-        "liquidationPrice": price(asset, trade["liquidationPrice"]),
-        "currentPrice": None if current is None else price(asset, current),
-        "pnl": None if trade["pnl"] is None else usd(trade["pnl"]),
-        "createdAt": iso_from_us(trade["openedAt"]),
+        "type": position.side,
+        "margin": usd(position.margin),
+        "leverage": position.leverage,
+        "openPrice": price(asset, position.open_price),
+        "liquidationPrice": price(asset, position.liquidation_price),
+        "createdAt": iso_from_us(position.opened_at),
     }
 
 
-def _plain(value: Decimal | None, places: int) -> Decimal | None:
+def created_trade(result: PositionOpened) -> TradeCreated:
+    return TradeCreated(**_position_fields(result.position), balance=result.balance)
+
+
+def closed_trade(result: PositionClosed) -> TradeClosedAnswer:
+    return TradeClosedAnswer(
+        **_position_fields(result.position),
+        closePrice=price(result.position.asset, result.close_price),
+        pnl=usd(result.pnl),
+        liquidated=result.liquidated,
+        closedAt=iso_from_us(result.closed_at),
+        balance=result.balance,
+    )
+
+
+def open_trade(item: OpenPosition) -> OpenTrade:
+    current, pnl = item.current_price, item.pnl
+    return OpenTrade(
+        **_position_fields(item.position),
+        currentPrice=None if current is None else price(item.position.asset, current),
+        pnl=None if pnl is None else usd(pnl),
+    )
+
+
+def balances(cents: int) -> Balances:
+    """Every balance in the seed's shape: USDC in cents; coins are never held (CFDs)."""
+    coins = {symbol: AssetBalance(balance=0, decimals=a.decimals) for symbol, a in ASSETS.items()}
+    return Balances(USDC=AssetBalance(balance=cents, decimals=USD_DECIMALS), **coins)
+
+
+def _plain(value: Decimal, places: int) -> Decimal:
     """A NUMERIC column's value at the asset's own precision (201.4700000000 -> 201.470000)."""
-    return None if value is None else value.quantize(Decimal(1).scaleb(-places))
+    return value.quantize(Decimal(1).scaleb(-places))
 
 
-def history_trade(row: dict[str, Any]) -> dict[str, Any]:
+def history_trade(row: dict[str, Any]) -> HistoryTrade:
     asset = row["symbol"]
     places = ASSETS[asset].decimals
+    status: Literal["open", "closed", "liquidated"]
     if row["liquidated"]:
         status = "liquidated"
     elif row["closed_at"] is not None:
         status = "closed"
     else:
         status = "open"
-    return {
-        "orderId": row["order_id"],
-        "asset": asset,
-        "type": row["trade_type"].lower(),
-        "status": status,
-        "margin": row["margin"],
-        "leverage": row["leverage"],
-        "openPrice": _plain(row["open_price"], places),
-        "closePrice": _plain(row["close_price"], places),
-        "liquidationPrice": _plain(row["liquidation_price"], places),
-        "pnl": row["pnl"],
-        "liquidated": row["liquidated"],
-        "createdAt": iso(row["created_at"]),
-        "closedAt": iso(row["closed_at"]),
-    }
+    close_price = row["close_price"]
+    return HistoryTrade(
+        orderId=row["order_id"],
+        asset=asset,
+        type=row["trade_type"].lower(),
+        status=status,
+        margin=row["margin"],
+        leverage=row["leverage"],
+        openPrice=_plain(row["open_price"], places),
+        closePrice=None if close_price is None else _plain(close_price, places),
+        liquidationPrice=_plain(row["liquidation_price"], places),
+        pnl=row["pnl"],
+        liquidated=row["liquidated"],
+        createdAt=iso_from_datetime(row["created_at"]),
+        closedAt=iso(row["closed_at"]),
+    )

@@ -3,29 +3,39 @@
 from __future__ import annotations
 
 from html import escape
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import RedirectResponse
 
 from exness.adapters.db.queries import Users
-from exness.adapters.mail import MailError
+from exness.adapters.mail import Mailer, MailError
+from exness.domain.messages import InitializeWallet
 from exness.log import get_logger
-from exness.services.server.auth import LINK_TTL_S, SESSION_TTL_S
-from exness.services.server.deps import AUTH_COOKIE, Platform, PlatformDep
+from exness.services.server.auth import LINK_TTL_S, SESSION_TTL_S, LinkTokens
+from exness.services.server.deps import (
+    AUTH_COOKIE,
+    DatabaseDep,
+    EngineDep,
+    LinksDep,
+    MailerDep,
+    SessionTokensDep,
+    SettingsDep,
+)
 from exness.services.server.errors import ApiError
 from exness.services.server.schemas import EmailBody, Failure, Message
+from exness.settings import Settings
 
 router = APIRouter(tags=["auth"])
 log = get_logger(__name__)
 
-FAILURES = {400: {"model": Failure}, 503: {"model": Failure}}
+FAILURES: dict[int | str, dict[str, Any]] = {400: {"model": Failure}, 503: {"model": Failure}}
 
 
-async def send_link(platform: Platform, email: str) -> None:
-    token = await platform.links.create(email)
-    link = f"{platform.settings.backend_url}/api/v1/signin/post?token={quote(token)}"
+async def send_link(settings: Settings, links: LinkTokens, mailer: Mailer, email: str) -> None:
+    token = await links.create(email)
+    link = f"{settings.backend_url}/api/v1/signin/post?token={quote(token)}"
     minutes = LINK_TTL_S // 60
     text = f"Sign in to Exness: {link}\n\nThe link works once, for {minutes} minutes."
     html = (
@@ -33,7 +43,7 @@ async def send_link(platform: Platform, email: str) -> None:
         f"<p>The link works once, for {minutes} minutes.</p>"
     )
     try:
-        await platform.mailer.send(email, "Your Exness sign-in link", text, html)
+        await mailer.send(email, "Your Exness sign-in link", text, html)
     except MailError as error:
         log.error("sign-in mail not sent", error=str(error))
         raise ApiError(
@@ -46,22 +56,26 @@ def normalized(email: str) -> str:
 
 
 @router.post("/signup", response_model=Message, responses={**FAILURES, 409: {"model": Failure}})
-async def signup(body: EmailBody, platform: PlatformDep) -> dict[str, str]:
+async def signup(
+    body: EmailBody, db: DatabaseDep, settings: SettingsDep, links: LinksDep, mailer: MailerDep
+) -> dict[str, str]:
     """Mail a sign-in link to a new trader; 409 if the email already has an account."""
     email = normalized(body.email)
-    if await Users(platform.db).exists(email):
+    if await Users(db).exists(email):
         raise ApiError(409, "an account with this email exists; sign in instead", "USER_EXISTS")
-    await send_link(platform, email)
+    await send_link(settings, links, mailer, email)
     return {"message": f"a sign-in link was sent to {email}"}
 
 
 @router.post("/signin", response_model=Message, responses={**FAILURES, 404: {"model": Failure}})
-async def signin(body: EmailBody, platform: PlatformDep) -> dict[str, str]:
+async def signin(
+    body: EmailBody, db: DatabaseDep, settings: SettingsDep, links: LinksDep, mailer: MailerDep
+) -> dict[str, str]:
     """Mail a sign-in link to an existing trader; 404 for an unknown email."""
     email = normalized(body.email)
-    if not await Users(platform.db).exists(email):
+    if not await Users(db).exists(email):
         raise ApiError(404, "no account with this email; sign up first", "UNKNOWN_USER")
-    await send_link(platform, email)
+    await send_link(settings, links, mailer, email)
     return {"message": f"a sign-in link was sent to {email}"}
 
 
@@ -72,39 +86,44 @@ async def signin(body: EmailBody, platform: PlatformDep) -> dict[str, str]:
     responses={**FAILURES, 504: {"model": Failure}},
 )
 async def follow_link(
-    platform: PlatformDep, token: Annotated[str, Query(min_length=10, max_length=200)]
+    token: Annotated[str, Query(min_length=10, max_length=200)],
+    db: DatabaseDep,
+    engine: EngineDep,
+    links: LinksDep,
+    sessions: SessionTokensDep,
+    settings: SettingsDep,
 ) -> RedirectResponse:
     """Redeem a mailed link: create the user if new, open the wallet, set the session cookie
     and redirect to the dashboard. A link works once, for 5 minutes."""
-    email = await platform.links.redeem(token)
+    email = await links.redeem(token)
     if email is None:
         raise ApiError(400, "this sign-in link is invalid, expired or already used", "BAD_LINK")
-    user_id, created = await Users(platform.db).sign_in(email)
-    reply = await platform.engine.call("INITIALIZE_WALLET", user_id, {"email": email})
+    user_id, created = await Users(db).sign_in(email)
+    reply = await engine.send(InitializeWallet(engine.new_request_id(), user_id, 0, email))
     if not reply.ok:
         raise ApiError(503, f"the wallet could not be opened: {reply.message}", reply.code)
     log.info("signed in", user_id=user_id, new_user=created)
-    response = RedirectResponse(f"{platform.settings.frontend_url}/dashboard", status_code=302)
+    response = RedirectResponse(f"{settings.frontend_url}/dashboard", status_code=302)
     response.set_cookie(
         AUTH_COOKIE,
-        platform.sessions.issue(user_id, email),
+        sessions.issue(user_id, email),
         max_age=SESSION_TTL_S,
         httponly=True,
         samesite="lax",
-        secure=platform.settings.secure_cookies,
+        secure=settings.secure_cookies,
         path="/",
     )
     return response
 
 
 @router.post("/logout", response_model=Message)
-async def logout(response: Response, platform: PlatformDep) -> dict[str, str]:
+async def logout(response: Response, settings: SettingsDep) -> dict[str, str]:
     """Clear the session cookie."""
     response.delete_cookie(
         AUTH_COOKIE,
         path="/",
         httponly=True,
         samesite="lax",
-        secure=platform.settings.secure_cookies,
+        secure=settings.secure_cookies,
     )
     return {"message": "signed out"}

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from exness.adapters.db.queries import klines
 from exness.domain.assets import ASSETS
-from exness.services.server.deps import PlatformDep
+from exness.services.server.deps import DatabaseDep
 from exness.services.server.errors import ApiError
 from exness.services.server.responses import ExactJSONResponse
 from exness.services.server.schemas import Asset, Failure, Kline, SupportedAssets
@@ -25,9 +25,9 @@ DEFAULT_CANDLES = 500
 
 
 @router.get("/supportedAssets", response_model=SupportedAssets)
-async def supported_assets(platform: PlatformDep) -> dict[str, list[dict[str, object]]]:
+async def supported_assets(db: DatabaseDep) -> dict[str, list[dict[str, object]]]:
     """The tradable assets and the decimals their prices are counted in."""
-    async with platform.db.connect() as connection:
+    async with db.connect() as connection:
         rows = await connection.execute(
             text("SELECT symbol, name, decimals, image_url FROM assets ORDER BY id")
         )
@@ -54,7 +54,7 @@ def _stamp(moment: datetime) -> str:
 
 @router.get("/klines", response_model=list[Kline], responses={400: {"model": Failure}})
 async def candles(
-    platform: PlatformDep,
+    db: DatabaseDep,
     asset: Asset,
     interval: Literal["1m", "5m", "15m", "1h", "1d"],
     startTime: Annotated[int | None, Query(ge=0, le=10**11, description="epoch s")] = None,
@@ -68,7 +68,7 @@ async def candles(
     if start >= end:
         raise ApiError(400, "startTime must be before endTime", "INVALID_REQUEST")
     start -= start % step  # whole intervals, like the exchange
-    rows = await klines(platform.db, asset, step, _utc(start), _utc(end), MAX_CANDLES)
+    rows = await klines(db, asset, step, _utc(start), _utc(end), MAX_CANDLES)
     unit = Decimal(1).scaleb(-ASSETS[asset].decimals)
     return ExactJSONResponse(
         [

@@ -4,87 +4,91 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query
 
 from exness.adapters.db.queries import HistoryFilter, SortBy, Status, trade_history
-from exness.domain.messages import Reply
-from exness.services.server.deps import Platform, PlatformDep, SessionDep
+from exness.adapters.engine_port import QuotePort
+from exness.domain.messages import (
+    CloseTrade,
+    CreateTrade,
+    GetOpenTrades,
+    OpenPositions,
+    PositionClosed,
+    PositionOpened,
+    Reply,
+    Result,
+)
+from exness.services.server.deps import DatabaseDep, EngineDep, QuotesDep, SessionDep
 from exness.services.server.errors import ApiError, rejection_status
-from exness.services.server.responses import ExactJSONResponse
+from exness.services.server.responses import ExactJSONResponse, exact
 from exness.services.server.schemas import (
     Asset,
     Failure,
     History,
+    HistoryAnalytics,
     OpenTrades,
+    Pagination,
     TradeCloseBody,
     TradeClosedAnswer,
     TradeCreateBody,
     TradeCreated,
     TradeType,
 )
-from exness.services.server.views import history_trade, open_trade, price, usd
+from exness.services.server.views import closed_trade, created_trade, history_trade, open_trade
 
 router = APIRouter(tags=["trading"])
 
-ENGINE_FAILURES = {
+Responses = dict[int | str, dict[str, Any]]
+ENGINE_FAILURES: Responses = {
     400: {"model": Failure, "description": "bad input, insufficient balance, slippage exceeded"},
     401: {"model": Failure},
     503: {"model": Failure, "description": "no fresh price, or the engine is unreachable"},
     504: {"model": Failure, "description": "the engine did not answer in time"},
 }
 
+R = TypeVar("R", bound=Result)
 
-def answered(reply: Reply) -> dict:  # type: ignore[type-arg]
+
+def answered(reply: Reply, expected: type[R]) -> R:
+    """The reply's result, or the rejection as an ApiError with its HTTP status."""
     if not reply.ok:
         raise ApiError(rejection_status(reply.code), reply.message or "rejected", reply.code)
-    assert reply.data is not None
-    return reply.data
+    result = reply.result
+    if not isinstance(result, expected):
+        raise TypeError(f"the engine answered {type(result).__name__}, not {expected.__name__}")
+    return result
 
 
-async def current_quote(platform: Platform, asset: str) -> int:
+async def current_quote(quotes: QuotePort, asset: str) -> int:
     """The price a trader sees now: the engine's latest, as published in price-ASSET."""
-    price = await platform.quotes.price(asset)
-    if price is None:
+    quote = await quotes.quote(asset)
+    if quote is None:
         raise ApiError(503, f"no {asset} price has been received yet", "PRICE_UNAVAILABLE")
-    return price
+    return quote.price
 
 
 @router.post("/trade/create", response_model=TradeCreated, responses=ENGINE_FAILURES)
 async def create_trade(
-    body: TradeCreateBody, session: SessionDep, platform: PlatformDep
+    body: TradeCreateBody, session: SessionDep, engine: EngineDep, quotes: QuotesDep
 ) -> ExactJSONResponse:
     """Open a position. The quote is `price` if given, else the latest price when the request
     arrives; the engine refuses to fill more than `slippage` bps away from it."""
-    quote = body.price if body.price is not None else await current_quote(platform, body.asset)
-    order_id = str(uuid.uuid4())
-    reply = await platform.engine.call(
-        "CREATE_TRADE",
-        session.user_id,
-        {
-            "orderId": order_id,
-            "asset": body.asset,
-            "type": body.type,
-            "margin": body.margin,
-            "leverage": body.leverage,
-            "slippage": body.slippage,
-            "price": quote,
-        },
+    quote = body.price if body.price is not None else await current_quote(quotes, body.asset)
+    command = CreateTrade(
+        request_id=engine.new_request_id(),
+        user_id=session.user_id,
+        order_id=str(uuid.uuid4()),
+        asset=body.asset,
+        side=body.type,
+        margin=body.margin,
+        leverage=body.leverage,
+        slippage_bps=body.slippage,
+        quote=quote,
+        ts=0,
     )
-    data = answered(reply)
-    return ExactJSONResponse(
-        {
-            "orderId": data["orderId"],
-            "asset": data["asset"],
-            "type": data["type"],
-            "margin": data["margin"],
-            "leverage": data["leverage"],
-            "openPrice": price(data["asset"], data["openPrice"]),
-            "liquidationPrice": price(data["asset"], data["liquidationPrice"]),
-            "balance": data["balance"],
-        }
-    )
+    return exact(created_trade(answered(await engine.send(command), PositionOpened)))
 
 
 @router.post(
@@ -98,27 +102,19 @@ async def create_trade(
     },
 )
 async def close_trade(
-    body: TradeCloseBody, session: SessionDep, platform: PlatformDep
+    body: TradeCloseBody, session: SessionDep, engine: EngineDep
 ) -> ExactJSONResponse:
     """Close a position at the engine's latest price; the wallet gets max(0, margin + pnl)."""
-    reply = await platform.engine.call("CLOSE_TRADE", session.user_id, {"orderId": body.orderId})
-    data = answered(reply)
-    return ExactJSONResponse(
-        {
-            "orderId": data["orderId"],
-            "closePrice": price(data["asset"], data["closePrice"]),
-            "pnl": usd(data["pnl"]),
-            "liquidated": data["liquidated"],
-            "balance": data["balance"],
-        }
-    )
+    command = CloseTrade(engine.new_request_id(), session.user_id, body.orderId, 0)
+    return exact(closed_trade(answered(await engine.send(command), PositionClosed)))
 
 
 @router.get("/trades/open", response_model=OpenTrades, responses=ENGINE_FAILURES)
-async def open_trades(session: SessionDep, platform: PlatformDep) -> ExactJSONResponse:
+async def open_trades(session: SessionDep, engine: EngineDep) -> ExactJSONResponse:
     """The trader's open positions, live from the engine, with current price and PnL."""
-    data = answered(await platform.engine.call("GET_OPEN_TRADES", session.user_id))
-    return ExactJSONResponse({"trades": [open_trade(trade) for trade in data["trades"]]})
+    reply = await engine.send(GetOpenTrades(engine.new_request_id(), session.user_id, 0))
+    positions = answered(reply, OpenPositions).positions
+    return exact(OpenTrades(trades=[open_trade(item) for item in positions]))
 
 
 WHEN = "ISO 8601 date or date-time (UTC unless it says), or epoch seconds"
@@ -166,21 +162,20 @@ async def history_filter(
 
 @router.get("/trade/history", response_model=History, responses={401: {"model": Failure}})
 async def history(
-    query: Annotated[HistoryFilter, Depends(history_filter)], platform: PlatformDep
+    query: Annotated[HistoryFilter, Depends(history_filter)], db: DatabaseDep
 ) -> ExactJSONResponse:
     """The trader's trades from the main DB, filtered, sorted and paginated, with analytics
     over everything the filter matches."""
-    found = await trade_history(platform.db, query)
-    return ExactJSONResponse(
-        {
-            "success": True,
-            "data": [history_trade(row) for row in found.rows],
-            "analytics": found.analytics,
-            "pagination": {
-                "total": found.total,
-                "limit": query.limit,
-                "offset": query.offset,
-                "hasMore": query.offset + len(found.rows) < found.total,
-            },
-        }
+    found = await trade_history(db, query)
+    return exact(
+        History(
+            data=[history_trade(row) for row in found.rows],
+            analytics=HistoryAnalytics(**found.analytics),
+            pagination=Pagination(
+                total=found.total,
+                limit=query.limit,
+                offset=query.offset,
+                hasMore=query.offset + len(found.rows) < found.total,
+            ),
+        )
     )

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
-from exness.services.server.deps import PlatformDep, SessionDep
+from exness.domain.messages import Balance, GetUsdcBalance, GetUserBalance
+from exness.services.server.deps import EngineDep, SessionDep
+from exness.services.server.responses import ExactJSONResponse, exact
 from exness.services.server.routes.trading import ENGINE_FAILURES, answered
 from exness.services.server.schemas import Balances, UsdBalance
+from exness.services.server.views import balances
 
 router = APIRouter(tags=["wallet"])
 
 
 @router.get("/balance", response_model=Balances, responses=ENGINE_FAILURES)
-async def balance(session: SessionDep, platform: PlatformDep) -> dict[str, Any]:
+async def balance(session: SessionDep, engine: EngineDep) -> ExactJSONResponse:
     """Every balance in the seed's shape: USDC in cents (decimals 2); coins are never held."""
-    return answered(await platform.engine.call("GET_USER_BALANCE", session.user_id))
+    reply = await engine.send(GetUserBalance(engine.new_request_id(), session.user_id, 0))
+    return exact(balances(answered(reply, Balance).balance))
 
 
 @router.get("/balance/usd", response_model=UsdBalance, responses=ENGINE_FAILURES)
-async def usd_balance(session: SessionDep, platform: PlatformDep) -> dict[str, Any]:
+async def usd_balance(session: SessionDep, engine: EngineDep) -> ExactJSONResponse:
     """The USD balance in cents."""
-    return answered(await platform.engine.call("GET_USDC_BALANCE", session.user_id))
+    reply = await engine.send(GetUsdcBalance(engine.new_request_id(), session.user_id, 0))
+    return exact(UsdBalance(balance=answered(reply, Balance).balance))

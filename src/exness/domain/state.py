@@ -1,0 +1,45 @@
+"""The engine's whole state as one typed value: what a snapshot holds.
+
+`Engine.state()` gives it and `Engine.from_state()` rebuilds an engine from it; the JSON
+form (versioned) lives in `exness.codec.snapshot`, the one definition of the snapshot
+format that the engine service, the snapshot store and tests share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from exness.domain.messages import Quote, Reply
+from exness.domain.positions import Position
+
+__all__ = ["ClosedOrder", "EngineState", "Ledger"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedOrder:
+    """What the engine remembers of an order that is no longer open (to answer 403/409)."""
+
+    owner: str
+    liquidated: bool
+
+
+@dataclass(slots=True)
+class Ledger:
+    """Running totals that the SPEC §3 invariant is stated in (all cents)."""
+
+    deposits: int = 0
+    realized_pnl: int = 0  # of positions closed by hand, after the max(0, m + pnl) floor
+    liquidated_margin: int = 0  # margins lost to liquidation
+
+    def expected_value(self) -> int:
+        return self.deposits + self.realized_pnl - self.liquidated_margin
+
+
+@dataclass(slots=True)
+class EngineState:
+    balances: dict[str, int] = field(default_factory=dict)  # user id -> free cents
+    positions: list[Position] = field(default_factory=list)  # open, oldest first
+    closed: dict[str, ClosedOrder] = field(default_factory=dict)  # order id -> outcome
+    quotes: dict[str, Quote] = field(default_factory=dict)  # asset -> newest quote
+    recent_replies: list[Reply] = field(default_factory=list)  # oldest first (dedupe)
+    ledger: Ledger = field(default_factory=Ledger)

@@ -1,0 +1,84 @@
+"""The server process's collaborators: built from the settings (connected to Redis and
+PostgreSQL) for the running platform, or supplied by a test, and installed on `app.state`
+where the route dependencies (deps.py) find them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, fields
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from exness.adapters.db.session import create_engine
+from exness.adapters.engine_port import EnginePort, QuotePort
+from exness.adapters.mail import Mailer, make_mailer
+from exness.adapters.quotes import QuoteBook
+from exness.adapters.redis import connect
+from exness.adapters.rpc import EngineClient
+from exness.services.runtime import tune_gc
+from exness.services.server.auth import LinkTokens, SessionTokens
+from exness.services.server.health import HealthMonitor
+from exness.services.server.metrics import Metrics
+from exness.services.server.ratelimit import RateLimiter
+from exness.settings import Settings, StoreUrls
+
+__all__ = ["Resources", "connected", "install"]
+
+
+@dataclass(slots=True)
+class Resources:
+    settings: Settings
+    engine: EnginePort
+    quotes: QuotePort
+    db: AsyncEngine
+    sessions: SessionTokens
+    links: LinkTokens
+    mailer: Mailer
+    limiter: RateLimiter
+    metrics: Metrics
+    health: HealthMonitor
+
+
+def install(app: FastAPI, resources: Resources) -> None:
+    for field in fields(resources):
+        setattr(app.state, field.name, getattr(resources, field.name))
+
+
+@asynccontextmanager
+async def connected(
+    settings: Settings, stores: StoreUrls, metrics: Metrics
+) -> AsyncIterator[Resources]:
+    """Everything connected to the platform's stores, closed again on exit."""
+    redis = connect(stores.redis_url, max_connections=256)
+    db = create_engine(stores.database_url)
+    engine = EngineClient(
+        redis, stores.redis_url, settings.engine_rpc_timeout_s, on_latency=metrics.observe_engine
+    )
+    quotes = QuoteBook(stores.redis_url, redis)
+    health = HealthMonitor(redis, db)
+    started: list[Any] = []
+    try:
+        for part in (engine, quotes, health):
+            await part.start()
+            started.append(part)
+        tune_gc(young=20_000)
+        yield Resources(
+            settings=settings,
+            engine=engine,
+            quotes=quotes,
+            db=db,
+            sessions=SessionTokens(settings.jwt_key()),
+            links=LinkTokens(redis),
+            mailer=make_mailer(settings),
+            limiter=RateLimiter(redis, settings.rate_limit_per_minute),
+            metrics=metrics,
+            health=health,
+        )
+    finally:
+        for part in reversed(started):
+            await part.stop()
+        await redis.aclose()
+        await db.dispose()
