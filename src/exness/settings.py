@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     # a write is in flight; a longer window trades liquidation latency for fewer writes.
     price_batch_ms: int = Field(0, ge=0, le=10_000)
     price_max_age_s: float = Field(10.0, gt=0)
+    # SPEC §7.1: widens bid and ask around the mid, each side by this many bps of the mid
+    spread_markup_bps: int = Field(0, ge=0, le=1_000)
     snapshot_interval_s: float = Field(20.0, gt=0)
     snapshots_kept: int = Field(5, ge=1)
     price_history_days: int = Field(90, ge=1)

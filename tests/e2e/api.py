@@ -158,10 +158,11 @@ def shared_stack(
             client.flushdb()
 
 
-def set_price(stack: Stack, asset: str, mid: str) -> int:
-    """Quote `mid` (human units) on the feed and wait until the engine's latest price is it;
-    the price in asset units."""
-    stack.feed.quote(f"{asset}_USDC", mid)
+def set_price(stack: Stack, asset: str, mid: str, half_spread: str = "0") -> int:
+    """Quote `mid` (human units) on the feed, bid and ask `half_spread` either side (none by
+    default: a trade then fills at `mid` either way), and wait until the engine's latest price
+    is it; the price in asset units."""
+    stack.feed.quote(f"{asset}_USDC", mid, half_spread)
     return wait_for_price(stack, asset, mid)
 
 

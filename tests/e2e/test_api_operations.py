@@ -169,7 +169,7 @@ def test_no_trade_opens_or_closes_on_a_stale_or_missing_price(stack: Stack):
 
     # a fresh quote: the trade opens (quoting again if the machine was slow)
     def opened() -> dict | None:
-        stack.feed.quote("SOL_USDC", "150")
+        stack.feed.quote("SOL_USDC", "150", "0")
         answer = trader.post("/trade/create", json=TRADE)
         return answer.json() if answer.status_code == 200 else None
 
@@ -193,7 +193,7 @@ def test_no_trade_opens_or_closes_on_a_stale_or_missing_price(stack: Stack):
 
     # a fresh quote again: the position closes
     def closed() -> dict | None:
-        stack.feed.quote("SOL_USDC", "150")
+        stack.feed.quote("SOL_USDC", "150", "0")
         answer = trader.post("/trade/close", json=close)
         return answer.json() if answer.status_code == 200 else None
 

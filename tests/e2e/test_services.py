@@ -47,7 +47,7 @@ def test_quotes_trades_and_liquidations_flow_through_the_services(stack: Stack):
     database = stack.env["DATABASE_URL"]
 
     # a quote from the feed reaches price-SOL, as the exact integer mid
-    stack.feed.quote("SOL_USDC", "150.000000")
+    stack.feed.quote("SOL_USDC", "150.000000", "0")
     quote = wait_until(lambda: bus.redis.get(keys.price_key("SOL")), 20, "price-SOL")
     assert decode_price_key(quote).price == 150_000_000
 
@@ -70,7 +70,7 @@ def test_quotes_trades_and_liquidations_flow_through_the_services(stack: Stack):
     assert row["closed_at"] is None
 
     # a quote through the liquidation price liquidates it into the trades table
-    stack.feed.quote("SOL_USDC", "134.990000")
+    stack.feed.quote("SOL_USDC", "134.990000", "0")
     [row] = wait_until(
         lambda: db_fetch(
             database, "SELECT * FROM trades WHERE order_id = $1 AND liquidated", order_id

@@ -21,7 +21,7 @@ from exness.adapters.db.urls import asyncpg_dsn
 from exness.adapters.db.writer import DbWriter
 from exness.codec.snapshot import SnapshotEntry, decode_state, encode_state
 from exness.domain import Engine
-from exness.domain.messages import PriceTick, TradeClosed, TradeLiquidated, TradeOpened, UserCreated
+from exness.domain.messages import PriceTick, TradeClosed, TradeOpened, UserCreated
 from exness.domain.positions import Position
 from exness.services.dbprocessor import is_data_error
 from tests.unit.helpers import Desk
@@ -93,12 +93,8 @@ def closing_operations(order_id: str, user: str):
     opened = TradeOpened(
         position(order_id, user, asset="BTC", side="short", open_price=650_001_234)
     )
-    closed = TradeClosed(
-        position(order_id, user, asset="BTC", side="short", open_price=650_001_234),
-        640_000_000,
-        -1_250,
-        T0 + 5_000_000,
-    )
+    held = position(order_id, user, asset="BTC", side="short", open_price=650_001_234)
+    closed = TradeClosed(held, held.margin, 640_000_000, -1_250, "manual", T0 + 5_000_000)
     return opened, closed
 
 
@@ -140,9 +136,11 @@ async def test_every_order_and_repetition_converges(writer, db, batched):
 
 async def test_a_liquidation_is_recorded_and_never_reopened(writer, db):
     held = position("o1")
-    await writer.write([TradeLiquidated(held, 181_000_000, -777, T0 + 1)])
+    await writer.write([TradeClosed(held, held.margin, 181_000_000, -777, "liquidation", T0 + 1)])
     await writer.write([TradeOpened(held)])
-    await writer.write([TradeClosed(held, 190_000_000, -400, T0 + 2)])  # a close cannot follow
+    await writer.write(
+        [TradeClosed(held, held.margin, 190_000_000, -400, "manual", T0 + 2)]
+    )  # a close cannot follow
     row = (await trades(db))["o1"]
     assert (row.liquidated, row.pnl, row.close_price) == (True, Decimal("-7.77"), Decimal("181"))
 
@@ -164,9 +162,11 @@ async def test_random_interleavings_converge(writer, db, data):
         end = data.draw(st.sampled_from([None, "closed", "liquidated"]))
         operations.append(opened)
         if end == "closed":
-            operations.append(TradeClosed(held, SOL_PRICE, 3, T0 + n))
+            operations.append(TradeClosed(held, held.margin, SOL_PRICE, 3, "manual", T0 + n))
         elif end == "liquidated":
-            operations.append(TradeLiquidated(held, 100_000_000, -(100 + n), T0 + n))
+            operations.append(
+                TradeClosed(held, held.margin, 100_000_000, -(100 + n), "liquidation", T0 + n)
+            )
         expected[order_id] = end
     operations += data.draw(st.lists(st.sampled_from(operations), max_size=4))
     operations = data.draw(st.permutations(operations))
@@ -212,7 +212,9 @@ async def test_a_bad_operation_rolls_back_its_whole_batch(writer, db):
 async def test_numbers_keep_every_digit_up_to_the_columns_limits(writer, db):
     # NUMERIC(20,2) and NUMERIC(30,10) at their widest; SOL prices have 6 decimals
     held = position("o1", margin=10**20 - 1, open_price=10**26 - 1, liquidation_price=1)
-    await writer.write([TradeClosed(held, 10**25 + 3, -(10**20 - 1), T0 + 1)])
+    await writer.write(
+        [TradeClosed(held, held.margin, 10**25 + 3, -(10**20 - 1), "manual", T0 + 1)]
+    )
     row = (await trades(db))["o1"]
     assert row.margin == Decimal("999999999999999999.99")
     assert row.open_price == Decimal("99999999999999999999.999999")
@@ -339,8 +341,8 @@ def busy_engine() -> Engine:
     desk.open("carol", "BTC", "long", 5_000, 50, order_id="c1")
     desk.close("alice", "a1")
     desk.open("alice", "SOL", "short", 2_000, 2, order_id="a2")
-    assert any(isinstance(e, TradeLiquidated) for e in desk.tick("SOL", "204"))  # bob's short
-    assert any(isinstance(e, TradeLiquidated) for e in desk.tick("BTC", "60000"))  # carol's long
+    assert any(getattr(e, "liquidated", False) for e in desk.tick("SOL", "204"))  # bob's short
+    assert any(getattr(e, "liquidated", False) for e in desk.tick("BTC", "60000"))  # carol's long
     desk.engine.check_invariant()
     return desk.engine
 

@@ -25,7 +25,6 @@ from exness.domain.messages import (
     InitializeWallet,
     PriceTick,
     TradeClosed,
-    TradeLiquidated,
     TradeOpened,
     UserCreated,
 )
@@ -93,7 +92,9 @@ async def test_operations_snapshots_and_prices_end_to_end(redis_client, db):
     await add_operation(client, UserCreated("alice", "a@x.io", 500_000, T0))
     for n in range(3):
         await add_operation(client, TradeOpened(held(f"o{n}")))
-    await add_operation(client, TradeClosed(held("o1"), 202_000_000, 20, T0 + 1))
+    await add_operation(
+        client, TradeClosed(held("o1"), held("o1").margin, 202_000_000, 20, "manual", T0 + 1)
+    )
     await add_prices(client, (201_000_000, T0 + 1), (202_500_000, T0 + 2))
     await add_prices(client, (200_000_000, T0 + 3), (201_000_000, T0 + MINUTE))
     for n in range(1, 21):
@@ -176,7 +177,14 @@ async def test_a_poison_entry_is_dead_lettered_and_the_rest_written(redis_client
     taken = await add_operation(client, UserCreated("mallory", "c@x.io", 500_000, T0))
     doge = Position("o2", "carol", "DOGE", "long", 100, 2, 1_000, 500, T0)
     unknown_asset = await add_operation(client, TradeOpened(doge))
-    good.append(await add_operation(client, TradeClosed(held("o1", "carol"), 202_000_000, 5, T0)))
+    good.append(
+        await add_operation(
+            client,
+            TradeClosed(
+                held("o1", "carol"), held("o1", "carol").margin, 202_000_000, 5, "manual", T0
+            ),
+        )
+    )
     bad_price = (await client.xadd(keys.PRICE_STREAM, {"data": b"{}"})).decode()
     no_data = (await client.xadd(keys.SNAPSHOTS, {"blob": b"\xff\xfe"})).decode()
     await add_prices(client, (201_000_000, T0))
@@ -219,7 +227,9 @@ async def test_an_ops_entry_dead_letters_only_its_bad_operations(redis_client, d
     opened = TradeOpened(held("o1", "gina"))
     broken = {"op": "trade_opened", "orderId": "o2"}  # no user, asset, prices...
     taken = UserCreated("mallory", "g@x.io", 500_000, T0)  # decodes, but the email is gina's
-    closed = TradeClosed(held("o1", "gina"), 202_000_000, 5, T0 + 1)
+    closed = TradeClosed(
+        held("o1", "gina"), held("o1", "gina").margin, 202_000_000, 5, "manual", T0 + 1
+    )
     bodies = [orjson.loads(encode_operation(op)) for op in (created, opened)]
     bodies += [
         broken,
@@ -251,8 +261,12 @@ async def test_an_ops_entry_dead_letters_only_its_bad_operations(redis_client, d
 async def test_ops_entries_converge_whatever_the_order_and_repetition(redis_client, db, batch_size):
     client = redis_client
     opened, opened2 = TradeOpened(held("o1", "hana")), TradeOpened(held("o2", "hana"))
-    closed = TradeClosed(held("o1", "hana"), 202_000_000, 5, T0 + 1)
-    liquidated = TradeLiquidated(held("o2", "hana"), 181_000_000, -777, T0 + 2)
+    closed = TradeClosed(
+        held("o1", "hana"), held("o1", "hana").margin, 202_000_000, 5, "manual", T0 + 1
+    )
+    liquidated = TradeClosed(
+        held("o2", "hana"), held("o2", "hana").margin, 181_000_000, -777, "liquidation", T0 + 2
+    )
     created = UserCreated("hana", "h@x.io", 500_000, T0 - 5)
     late = UserCreated("hana", None, 500_000, T0 + 9)  # no email, later: changes nothing
     await add_ops(client, closed, liquidated, opened)  # closed before opened, trades before user
@@ -400,7 +414,7 @@ async def test_a_snapshot_postgresql_refuses_for_its_content_is_dead_lettered(re
     """JSONB refuses a NUL character (SQLSTATE 22P05). SQLAlchemy raises that as a plain
     DBAPIError; it is still the data's fault, so it is dead-lettered, not retried forever."""
     engine = Engine()
-    engine.apply(InitializeWallet("w1", "nul\u0000user", T0))
+    engine.apply(InitializeWallet("w1", "nul\u0000user", ts=T0))
     entry = SnapshotEntry("5-0", T0, encode_state(engine.state()))
     refused = (await redis_client.xadd(keys.SNAPSHOTS, {"data": encode_snapshot(entry)})).decode()
     await add_operation(redis_client, UserCreated("dave", "d@x.io", 500_000, T0))

@@ -60,7 +60,10 @@ def engine_entries(entries: int, per_entry: int, prices: bool, run: int) -> list
     operations: list = [UserCreated(f"u{n}", f"u{n}@x.io", 500_000, T0) for n in range(USERS)]
     held = [trade(n, run) for n in range((entries * per_entry - USERS) // 2)]
     operations += [TradeOpened(position) for position in held]
-    operations += [TradeClosed(p, 202_000_000, 20 - n, T0 + 10**6 + n) for n, p in enumerate(held)]
+    operations += [
+        TradeClosed(p, p.margin, 202_000_000, 20 - n, "manual", T0 + 10**6 + n)
+        for n, p in enumerate(held)
+    ]
     added = []
     for n, start in enumerate(range(0, len(operations), per_entry)):
         batch = operations[start : start + per_entry]

@@ -20,7 +20,6 @@ from exness.domain import (
     Balance,
     EngineConfig,
     PriceTick,
-    TradeLiquidated,
     TradeOpened,
     UserCreated,
     WalletOpened,
@@ -223,7 +222,7 @@ async def test_a_crossing_price_liquidates_within_the_batch(redis_client, snapsh
     ticks = [PriceTick("SOL", p, ts + i) for i, p in enumerate((SOL, SOL * 97 // 100, SOL))]
     await redis_client.xadd(keys.PRICE_STREAM, {"data": encode_price_updates(ticks)})
     await engine.step()
-    assert isinstance((await db_operations(redis_client))[-1], TradeLiquidated)
+    assert (await db_operations(redis_client))[-1].liquidated
 
 
 async def wait_for_replies(client, count: int) -> None:

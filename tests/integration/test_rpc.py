@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 
 def balance_of(engine: EngineClient, user_id: str) -> GetUsdcBalance:
-    return GetUsdcBalance(engine.new_request_id(), user_id, 0)
+    return GetUsdcBalance(engine.new_request_id(), user_id)
 
 
 async def answer_everything(client, count: int) -> list:

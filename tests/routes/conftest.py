@@ -42,7 +42,7 @@ class Desk:
 
     async def trader(self, user_id: str) -> dict[str, str]:
         """A trader with a wallet; the headers that sign them in."""
-        command = InitializeWallet(self.engine.new_request_id(), user_id, 0, f"{user_id}@x.io")
+        command = InitializeWallet(self.engine.new_request_id(), user_id, f"{user_id}@x.io")
         assert (await self.engine.send(command)).ok
         return {"authorization": f"Bearer {self.sessions.issue(user_id, f'{user_id}@x.io')}"}
 

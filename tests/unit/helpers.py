@@ -5,10 +5,20 @@ from __future__ import annotations
 from decimal import Decimal
 from itertools import count
 
-from exness.domain import ASSETS, CloseTrade, CreateTrade, Engine, InitializeWallet, PriceTick
+from exness.domain import (
+    ASSETS,
+    CancelOrder,
+    CloseTrade,
+    CreateTrade,
+    Engine,
+    InitializeWallet,
+    ModifyTrade,
+    PriceTick,
+)
 from exness.domain.messages import Reply
 
 SECOND = 1_000_000  # µs
+KEEP = object()  # modify(): leave this level as it is
 
 
 def units(asset: str, human: str) -> int:
@@ -30,13 +40,29 @@ class Desk:
         return f"{prefix}-{next(self._ids)}"
 
     def wallet(self, user: str) -> Reply:
-        reply = self.engine.apply(InitializeWallet(self.next_id("req"), user, self.now))[0]
+        reply = self.engine.apply(InitializeWallet(self.next_id("req"), user, ts=self.now))[0]
         assert isinstance(reply, Reply)
         return reply
 
-    def tick(self, asset: str, human: str, after_s: float = 0.001):
+    def tick(self, asset: str, human: str, after_s: float = 0.001, bid=None, ask=None):
+        """A tick at the mid `human`; `bid`/`ask` (human) quote the two sides."""
         self.now += int(after_s * SECOND)
-        return self.engine.on_price(PriceTick(asset, units(asset, human), self.now))
+        return self.engine.on_price(
+            PriceTick(
+                asset,
+                units(asset, human),
+                self.now,
+                None if bid is None else units(asset, bid),
+                None if ask is None else units(asset, ask),
+            )
+        )
+
+    def quote(self, asset: str, bid: str, ask: str, after_s: float = 0.001):
+        """A tick quoting `bid` and `ask` (its mid need not be exact: it is only shown)."""
+        self.now += int(after_s * SECOND)
+        bid_units, ask_units = units(asset, bid), units(asset, ask)
+        tick = PriceTick(asset, (bid_units + ask_units) // 2, self.now, bid_units, ask_units)
+        return self.engine.on_price(tick)
 
     def open(
         self,
@@ -48,6 +74,7 @@ class Desk:
         slippage: int = 100,
         quote: int | None = None,
         order_id: str | None = None,
+        **extra,
     ):
         self.now += 1
         command = CreateTrade(
@@ -60,10 +87,30 @@ class Desk:
             leverage,
             slippage,
             quote,
-            self.now,
+            ts=self.now,
+            **extra,
         )
         return self.engine.apply(command)
 
-    def close(self, user: str, order_id: str):
+    def close(self, user: str, order_id: str, margin: int | None = None):
         self.now += 1
-        return self.engine.apply(CloseTrade(self.next_id("req"), user, order_id, self.now))
+        command = CloseTrade(self.next_id("req"), user, order_id, margin, ts=self.now)
+        return self.engine.apply(command)
+
+    def modify(self, user: str, order_id: str, stop_loss=KEEP, take_profit=KEEP):
+        self.now += 1
+        command = ModifyTrade(
+            self.next_id("req"),
+            user,
+            order_id,
+            None if stop_loss is KEEP else stop_loss,
+            None if take_profit is KEEP else take_profit,
+            change_stop_loss=stop_loss is not KEEP,
+            change_take_profit=take_profit is not KEEP,
+            ts=self.now,
+        )
+        return self.engine.apply(command)
+
+    def cancel(self, user: str, order_id: str):
+        self.now += 1
+        return self.engine.apply(CancelOrder(self.next_id("req"), user, order_id, ts=self.now))

@@ -22,7 +22,7 @@ from exness.codec.prices import (
     encode_price_key,
     encode_price_updates,
 )
-from exness.codec.replies import RESULTS, decode_reply, encode_reply
+from exness.codec.replies import RESULTS, decode_reply, encode_reply, reply_body
 from exness.codec.snapshot import (
     SnapshotEntry,
     decode_snapshot,
@@ -39,23 +39,35 @@ from exness.domain import (
     PriceTick,
     Reply,
     TradeClosed,
-    TradeLiquidated,
     TradeOpened,
     UserCreated,
 )
 from exness.domain.messages import (
+    Account,
     Balance,
+    Cancelled,
+    CancelOrder,
+    GetAccount,
     GetOpenTrades,
+    GetPendingOrders,
     GetUsdcBalance,
     GetUserBalance,
+    Modified,
+    ModifyTrade,
     OpenPosition,
     OpenPositions,
+    OrderCancelled,
+    OrderModified,
+    OrderPlaced,
+    PendingOrders,
+    PendingPlaced,
     PositionClosed,
     PositionOpened,
     Quote,
     WalletOpened,
 )
-from exness.domain.state import ClosedOrder, EngineState, Ledger
+from exness.domain.orders import PendingOrder
+from exness.domain.state import ClosedOrder, EngineState, Ledger, RecentReply
 
 TS = 1_700_000_000_000_000
 
@@ -82,24 +94,24 @@ def command(kind: str, **fields) -> bytes:
                     "price": 201_470_000,
                 },
             ),
-            CreateTrade("r1", "u1", "o1", "SOL", "long", 1000, 10, 50, 201_470_000, TS),
+            CreateTrade("r1", "u1", "o1", "SOL", "long", 1000, 10, 50, 201_470_000, ts=TS),
         ),
         (
             command(
                 "CREATE_TRADE",
                 data={"orderId": "o1", "asset": "BTC", "type": "short", "margin": 5, "leverage": 1},
             ),
-            CreateTrade("r1", "u1", "o1", "BTC", "short", 5, 1, 100, None, TS),
+            CreateTrade("r1", "u1", "o1", "BTC", "short", 5, 1, 100, None, ts=TS),
         ),
-        (command("CLOSE_TRADE", data={"orderId": "o1"}), CloseTrade("r1", "u1", "o1", TS)),
+        (command("CLOSE_TRADE", data={"orderId": "o1"}), CloseTrade("r1", "u1", "o1", ts=TS)),
         (
             command("INITIALIZE_WALLET", data={"email": "a@b.c"}),
-            InitializeWallet("r1", "u1", TS, "a@b.c"),
+            InitializeWallet("r1", "u1", "a@b.c", ts=TS),
         ),
-        (command("INITIALIZE_WALLET"), InitializeWallet("r1", "u1", TS, None)),
-        (command("GET_USER_BALANCE"), GetUserBalance("r1", "u1", TS)),
-        (command("GET_USDC_BALANCE"), GetUsdcBalance("r1", "u1", TS)),
-        (command("GET_OPEN_TRADES"), GetOpenTrades("r1", "u1", TS)),
+        (command("INITIALIZE_WALLET"), InitializeWallet("r1", "u1", None, ts=TS)),
+        (command("GET_USER_BALANCE"), GetUserBalance("r1", "u1", ts=TS)),
+        (command("GET_USDC_BALANCE"), GetUsdcBalance("r1", "u1", ts=TS)),
+        (command("GET_OPEN_TRADES"), GetOpenTrades("r1", "u1", ts=TS)),
     ],
 )
 def test_commands_decode_with_the_engine_time(raw, expected):
@@ -167,15 +179,47 @@ def test_bad_commands_are_reported_and_answered_when_possible(raw, answerable, m
         assert reply.code == "INVALID_COMMAND" and not reply.ok
 
 
+POSITION = Position("o1", "u1", "ETH", "short", 777, 9, 3_000_000_000, 3_333_333_334, TS)
+PROTECTED = Position(
+    "o2", "u1", "SOL", "long", 100, 10, 150_000_000, 135_000_000, TS, 140_000_000, None
+)
+PENDING = PendingOrder(
+    "o3", "u1", "BTC", "short", "stop", 590_000_000, 1000, 5, TS, 600_000_000, 500_000_000
+)
+
 EVERY_COMMAND = [
-    CreateTrade("r1", "u1", "o1", "SOL", "long", 1000, 10, 50, 201_470_000, TS),
-    CreateTrade("r2", "u1", "o2", "BTC", "short", 5, 1, 100, None, TS),
-    CloseTrade("r3", "u1", "o1", TS),
-    InitializeWallet("r4", "u1", TS, "a@b.c"),
-    InitializeWallet("r5", "u1", TS),
-    GetUserBalance("r6", "u1", TS),
-    GetUsdcBalance("r7", "u1", TS),
-    GetOpenTrades("r8", "u1", TS),
+    CreateTrade("r1", "u1", "o1", "SOL", "long", 1000, 10, 50, 201_470_000, ts=TS),
+    CreateTrade("r2", "u1", "o2", "BTC", "short", 5, 1, 100, None, ts=TS),
+    CloseTrade("r3", "u1", "o1", ts=TS),
+    InitializeWallet("r4", "u1", "a@b.c", ts=TS),
+    InitializeWallet("r5", "u1", ts=TS),
+    GetUserBalance("r6", "u1", ts=TS),
+    GetUsdcBalance("r7", "u1", ts=TS),
+    GetOpenTrades("r8", "u1", ts=TS),
+    GetPendingOrders("r9", "u1", ts=TS),
+    GetAccount("r10", "u1", ts=TS, deadline=TS + 5),
+    CreateTrade(
+        "r11",
+        "u1",
+        "o3",
+        "BTC",
+        "short",
+        1000,
+        5,
+        0,
+        None,
+        "stop",
+        590_000_000,
+        600_000_000,
+        500_000_000,
+        ts=TS,
+        deadline=TS + 1,
+    ),
+    CloseTrade("r12", "u1", "o1", 250, ts=TS),
+    ModifyTrade("r13", "u1", "o1", 140_000_000, None, True, False, ts=TS),
+    ModifyTrade("r14", "u1", "o1", None, None, True, True, ts=TS),  # clears both
+    ModifyTrade("r15", "u1", "o1", None, 160_000_000, False, True, ts=TS),
+    CancelOrder("r16", "u1", "o3", ts=TS),
 ]
 
 
@@ -192,6 +236,16 @@ def test_the_table_covers_every_command_once_with_its_queue():
     assert queue_of(EVERY_COMMAND[2]) == keys.TRADE_QUEUE
     assert queue_of(EVERY_COMMAND[3]) == keys.WALLET_QUEUE
     assert queue_of(EVERY_COMMAND[7]) == keys.WALLET_QUEUE
+    assert {queue_of(c) for c in EVERY_COMMAND[11:]} == {keys.TRADE_QUEUE}
+
+
+def test_modify_tells_an_absent_level_from_a_null_one():
+    keep_both = command("MODIFY_TRADE", data={"orderId": "o1"})
+    clear_sl = command("MODIFY_TRADE", data={"orderId": "o1", "stopLoss": None})
+    assert decode_command(keep_both, TS).command == ModifyTrade("r1", "u1", "o1", ts=TS)
+    assert decode_command(clear_sl, TS).command == ModifyTrade(
+        "r1", "u1", "o1", None, None, True, False, ts=TS
+    )
 
 
 QUOTE = Quote(3_001_000_000, TS, 3_000_000_000, 3_002_000_000)
@@ -202,12 +256,23 @@ EVERY_RESULT = [
         Position("o1", "u1", "ETH", "short", 777, 9, 3_000_000_000, 3_333_333_334, TS), 5
     ),
     PositionClosed(
-        Position("o1", "u1", "ETH", "short", 777, 9, 3_000_000_000, 3_333_333_334, TS),
-        2_999_990_000,
-        0,
-        TS + 1,
+        TradeClosed(
+            Position("o1", "u1", "ETH", "short", 777, 9, 3_000_000_000, 3_333_333_334, TS),
+            300,
+            2_999_990_000,
+            0,
+            "manual",
+            TS + 1,
+        ),
         500_000,
     ),
+    PendingPlaced(PENDING, 499_000),
+    Cancelled(PENDING, 500_000),
+    Modified(PENDING),
+    Modified(PROTECTED),
+    PendingOrders(()),
+    PendingOrders((PENDING, PENDING)),
+    Account(497_000, 1000, 2000, -2, 1, 1),
     OpenPositions(()),
     OpenPositions(
         (
@@ -302,8 +367,6 @@ def test_price_updates_and_keys_round_trip():
 
 # ---- DB operations and snapshots -------------------------------------------------------------
 
-POSITION = Position("o1", "u1", "ETH", "short", 777, 9, 3_000_000_000, 3_333_333_334, TS)
-
 
 @pytest.mark.parametrize(
     "operation",
@@ -311,8 +374,14 @@ POSITION = Position("o1", "u1", "ETH", "short", 777, 9, 3_000_000_000, 3_333_333
         UserCreated("u1", "a@b.c", 500_000, TS),
         UserCreated("u2", None, 500_000, TS),
         TradeOpened(POSITION),
-        TradeClosed(POSITION, 2_999_990_000, 0, TS + 1),
-        TradeLiquidated(POSITION, 3_400_000_000, -777, TS + 2),
+        TradeClosed(POSITION, 777, 2_999_990_000, 0, "manual", TS + 1),
+        TradeClosed(POSITION, 300, 2_999_990_000, 0, "sl", TS + 1),
+        TradeClosed(POSITION, 777, 3_400_000_000, -777, "liquidation", TS + 2),
+        TradeOpened(PROTECTED, filled=True),
+        OrderPlaced(PENDING),
+        OrderCancelled(PENDING, TS + 3),
+        OrderModified(PENDING, TS + 4),
+        OrderModified(PROTECTED, TS + 5),
     ],
 )
 def test_db_operations_round_trip(operation):
@@ -336,12 +405,13 @@ def test_snapshots_round_trip():
 def test_engine_state_round_trips_through_json():
     state = EngineState(
         balances={"u1": 499_223, "u2": 0},
-        positions=[POSITION],
-        closed={"o0": ClosedOrder("u2", True)},
+        positions=[POSITION, PROTECTED],
+        pending=[PENDING],
+        closed={"o0": ClosedOrder("u2", "liquidated"), "o9": ClosedOrder("u1", "cancelled")},
         quotes={"ETH": QUOTE},
         recent_replies=[
-            Reply("r1", PositionOpened(POSITION, 499_223)),
-            Reply.rejected("r2", "X", "y"),
+            RecentReply(Reply("r1", PositionOpened(POSITION, 499_223)), TS),
+            RecentReply(Reply.rejected("r2", "X", "y"), TS + 1),
         ],
         ledger=Ledger(1_000_000, 0, 500_000),
     )
@@ -362,7 +432,24 @@ def test_a_version_1_snapshot_still_loads_keeping_its_rejections():
         "ledger": [1_000_000, 0, 500_000],
     }
     state = decode_state(v1)
-    assert state.positions == [POSITION] and state.closed == {"o0": ClosedOrder("u2", True)}
-    assert state.recent_replies == [Reply.rejected("r2", "STALE_PRICE", "old")]
+    assert state.positions == [POSITION] and state.closed == {"o0": ClosedOrder("u2", "liquidated")}
+    assert state.recent_replies == [RecentReply(Reply.rejected("r2", "STALE_PRICE", "old"), 0)]
+    assert state.pending == []
+
+
+def test_a_version_2_snapshot_still_loads():
+    v2 = {
+        "version": 2,
+        "balances": {"u1": 499_223},
+        "open_orders": [["o1", "u1", "ETH", "short", 777, 9, 3_000_000_000, 3_333_333_334, TS]],
+        "closed_orders": {"o0": ["u2", False]},
+        "quotes": {"SOL": [150_000_000, TS, None, None]},
+        "recent_replies": [reply_body(Reply("r1", PositionOpened(POSITION, 499_223)))],
+        "ledger": [1_000_000, 0, 500_000],
+    }
+    state = decode_state(v2)
+    assert state.positions == [POSITION] and state.closed == {"o0": ClosedOrder("u2", "closed")}
+    assert state.quotes == {"SOL": Quote(150_000_000, TS, 150_000_000, 150_000_000)}
+    assert state.recent_replies == [RecentReply(Reply("r1", PositionOpened(POSITION, 499_223)), 0)]
     with pytest.raises(CodecError, match="version"):
-        decode_state({**v1, "version": 99})
+        decode_state({**v2, "version": 99})

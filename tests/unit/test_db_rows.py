@@ -26,7 +26,7 @@ from exness.adapters.db.rows import (
     us_to_datetime,
 )
 from exness.codec import CodecError
-from exness.domain.messages import PriceTick, TradeClosed, TradeLiquidated, TradeOpened
+from exness.domain.messages import PriceTick, TradeClosed, TradeOpened
 from exness.domain.money import to_decimal
 from exness.domain.positions import Position
 from exness.services.dbprocessor import is_data_error
@@ -85,7 +85,9 @@ def trade_row(operation, asset_ids) -> dict:
 
 
 def test_trade_rows_are_exact_decimals():
-    row = trade_row(TradeLiquidated(position(), 866_668_312, -1_005, 2), ASSET_IDS)
+    row = trade_row(
+        TradeClosed(position(), 1_005, 866_668_312, -1_005, "liquidation", 2), ASSET_IDS
+    )
     assert row["margin"] == Decimal("10.05") and str(row["margin"]) == "10.05"
     assert str(row["open_price"]) == "65000.1234"
     assert row["close_price"] == Decimal("86666.8312")
@@ -105,8 +107,8 @@ def test_impossible_trades_are_rejected(bad):
 
 def test_a_closed_operation_wins_whatever_the_order():
     opened = TradeOpened(position())
-    closed = TradeClosed(position(), 600_000_000, 7, 5)
-    liquidated = TradeLiquidated(position(), 866_668_312, -1_005, 6)
+    closed = TradeClosed(position(), 1_005, 600_000_000, 7, "manual", 5)
+    liquidated = TradeClosed(position(), 1_005, 866_668_312, -1_005, "liquidation", 6)
     for operations in ([opened, closed, liquidated], [closed, opened, liquidated, opened]):
         assert merge_trade_operations(operations) == [closed]
     assert merge_trade_operations([opened, TradeOpened(position("o2")), opened]) == [
@@ -141,7 +143,7 @@ def test_rows_become_json_with_exact_numbers_and_times():
 
 
 def test_a_trade_record_has_every_column_of_the_table():
-    record = trade_record(TradeClosed(position(), 600_000_000, 7, 5), ASSET_IDS)
+    record = trade_record(TradeClosed(position(), 1_005, 600_000_000, 7, "manual", 5), ASSET_IDS)
     written = orjson.loads(json_rows([record]))[0]
     assert set(written) == {column.name for column in Trade.__table__.columns} - {"id"}
     assert (written["margin"], written["close_price"], written["pnl"]) == (

@@ -19,7 +19,6 @@ from exness.domain import (
     PriceTick,
     Reply,
     TradeClosed,
-    TradeLiquidated,
     TradeOpened,
     UserCreated,
     WalletOpened,
@@ -37,7 +36,7 @@ def opened(events) -> tuple[Reply, TradeOpened]:
 
 def test_new_wallet_holds_five_thousand_dollars_and_is_created_once():
     desk = Desk()
-    first = desk.engine.apply(InitializeWallet("r1", "alice", desk.now, "alice@example.com"))
+    first = desk.engine.apply(InitializeWallet("r1", "alice", "alice@example.com", ts=desk.now))
     assert first[0].result == WalletOpened(500_000, created=True)
     assert first[1] == UserCreated("alice", "alice@example.com", 500_000, desk.now)
     again = desk.wallet("alice")
@@ -78,10 +77,9 @@ def test_worked_examples(asset, side, open_at, margin, leverage, liquidation, cl
     close_reply, closed = desk.close("alice", "o1")
     assert close_reply.ok, close_reply
     assert isinstance(closed, TradeClosed) and not closed.liquidated
-    assert closed.pnl == pnl == close_reply.result.pnl
-    assert close_reply.result == PositionClosed(
-        op.position, units(asset, close_at), pnl, closed.closed_at, 500_000 + pnl
-    )
+    assert closed.pnl == pnl
+    assert close_reply.result == PositionClosed(closed, 500_000 + pnl)
+    assert (closed.margin, closed.reason, closed.remaining) == (margin, "manual", 0)
     assert closed.close_price == units(asset, close_at)
     assert desk.engine.balance("alice") == 500_000 + pnl
     desk.engine.check_invariant()
@@ -94,7 +92,7 @@ def test_long_is_liquidated_on_the_first_tick_at_its_liquidation_price_not_befor
     opened(desk.open("alice", "BTC", "long", 2000, 5, order_id="o1"))
     assert desk.tick("BTC", "40000.0001") == []  # one unit above: survives
     [liquidation] = desk.tick("BTC", "40000.0000")
-    assert isinstance(liquidation, TradeLiquidated) and liquidation.liquidated
+    assert isinstance(liquidation, TradeClosed) and liquidation.liquidated
     assert liquidation.pnl == -2000
     assert liquidation.close_price == units("BTC", "40000")
     assert desk.engine.balance("alice") == 498_000  # the whole margin is lost
@@ -153,21 +151,21 @@ def test_open_trades_are_reported_live_with_current_price_and_pnl():
     desk.tick("BTC", "50000")
     opened(desk.open("alice", "BTC", "long", 2000, 5, order_id="o1"))
     desk.tick("BTC", "51000")
-    [reply] = desk.engine.apply(GetOpenTrades("r", "alice", desk.now))
+    [reply] = desk.engine.apply(GetOpenTrades("r", "alice", ts=desk.now))
     [trade] = reply.result.positions
     assert trade.position.order_id == "o1"
     assert trade.current_price == units("BTC", "51000")
     assert trade.pnl == 200
-    [empty] = desk.engine.apply(GetOpenTrades("r2", "nobody", desk.now))
+    [empty] = desk.engine.apply(GetOpenTrades("r2", "nobody", ts=desk.now))
     assert empty.result == OpenPositions(())
 
 
 def test_balances_are_the_free_usd_balance():
     desk = Desk()
     desk.wallet("alice")
-    [reply] = desk.engine.apply(GetUserBalance("r", "alice", desk.now))
+    [reply] = desk.engine.apply(GetUserBalance("r", "alice", ts=desk.now))
     assert reply.result == Balance(500_000)
-    [usd] = desk.engine.apply(GetUsdcBalance("r2", "alice", desk.now))
+    [usd] = desk.engine.apply(GetUsdcBalance("r2", "alice", ts=desk.now))
     assert usd.result == Balance(500_000)
 
 
@@ -294,7 +292,7 @@ def test_order_ids_are_never_reused(desk):
 
 
 def test_a_redelivered_request_is_answered_again_but_applied_once(desk):
-    command = CreateTrade("same", "alice", "o1", "SOL", "long", 1000, 10, 100, None, desk.now)
+    command = CreateTrade("same", "alice", "o1", "SOL", "long", 1000, 10, 100, ts=desk.now)
     first = desk.engine.apply(command)
     again = desk.engine.apply(command)
     assert again == [first[0]]
@@ -302,7 +300,7 @@ def test_a_redelivered_request_is_answered_again_but_applied_once(desk):
 
 
 def test_a_redelivered_rejection_stays_rejected_after_the_cause_is_gone(desk):
-    command = CreateTrade("same", "alice", "o1", "ETH", "long", 1000, 10, 100, None, desk.now)
+    command = CreateTrade("same", "alice", "o1", "ETH", "long", 1000, 10, 100, ts=desk.now)
     rejected(desk.engine.apply(command), "PRICE_UNAVAILABLE")
     desk.tick("ETH", "3000")
     rejected(desk.engine.apply(command), "PRICE_UNAVAILABLE")

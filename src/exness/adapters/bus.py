@@ -80,11 +80,12 @@ class JournalEntry:
 @dataclass(slots=True)
 class BatchOutputs:
     replies: dict[str, list[bytes]] = field(default_factory=lambda: defaultdict(list))
+    outcomes: dict[str, bytes] = field(default_factory=dict)  # idempotent request id -> reply
     prices: dict[str, bytes] = field(default_factory=dict)
     db_operations: list[DbOperation] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.replies or self.prices or self.db_operations)
+        return bool(self.replies or self.outcomes or self.prices or self.db_operations)
 
 
 class EngineBus:
@@ -145,6 +146,8 @@ class EngineBus:
         for reply_to, replies in outputs.replies.items():
             pipe.lpush(reply_to, *replies)
             pipe.expire(reply_to, keys.REPLY_TTL_S)
+        for request_id, reply in outputs.outcomes.items():
+            pipe.set(keys.outcome_key(request_id), reply, ex=keys.OUTCOME_TTL_S)
         if outputs.prices:
             pipe.mset({keys.price_key(asset): body for asset, body in outputs.prices.items()})
             for body in outputs.prices.values():

@@ -11,6 +11,13 @@ COMMAND_QUEUES = (TRADE_QUEUE, WALLET_QUEUE)
 REPLY_PREFIX = "engine_replies:"
 REPLY_TTL_S = 120  # a reply list whose server is gone expires
 
+# Idempotent requests (SPEC §7.5): a request id with this prefix (the server derives it from the
+# trader and the Idempotency-Key) has its engine reply also kept under OUTCOME_PREFIX + request id
+# for OUTCOME_TTL_S, written with the batch: a retry after a time-out finds the real outcome.
+IDEMPOTENT_PREFIX = "idem:"
+OUTCOME_PREFIX = "engine:outcome:"
+OUTCOME_TTL_S = 24 * 3600
+
 # poller (or anyone) -> engine: stream, field "data" (see codec/prices.py)
 PRICE_STREAM = "price_stream"
 PRICE_STREAM_MAXLEN = 200_000  # ~5.5 h of 100 ms batches: the engine may be down that long
@@ -49,3 +56,7 @@ def price_key(asset: str) -> str:
 
 def reply_key(server_id: str) -> str:
     return f"{REPLY_PREFIX}{server_id}"
+
+
+def outcome_key(request_id: str) -> str:
+    return f"{OUTCOME_PREFIX}{request_id}"

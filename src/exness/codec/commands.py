@@ -3,14 +3,18 @@
 A command is JSON::
 
     {"v": 1, "type": "CREATE_TRADE", "requestId": "…", "replyTo": "engine_replies:…",
-     "userId": "…", "data": {"orderId": "…", "asset": "SOL", "type": "long",
-     "margin": 1000, "leverage": 10, "slippage": 100, "price": 201470000}}
+     "userId": "…", "deadline": 1700000000000000, "data": {"orderId": "…", "asset": "SOL",
+     "type": "long", "margin": 1000, "leverage": 10, "slippage": 100, "price": 201470000}}
 
 COMMANDS has one row per command class: its wire name, the queue it travels on, and its
 fields (attribute, JSON name in `data`, how the value is checked, and its default when
-absent). Amounts are integers: margin in cents, slippage in basis points, price (the
-trader's quote, optional) in the asset's units. `replyTo` names the list the reply is pushed
-to; without it the command runs unanswered.
+absent). Amounts are integers: margin in cents, slippage in basis points, prices (the
+trader's quote, a trigger, a stop loss or take profit) in the asset's units. `replyTo` names
+the list the reply is pushed to; without it the command runs unanswered. `deadline` (µs,
+optional) is when the sender stops waiting: the engine refuses the command after it.
+
+MODIFY_TRADE tells "absent" (keep the level) from `null` (clear it): a `stopLoss` or
+`takeProfit` key present in `data` changes that level.
 
 The engine service stamps the time (`ts`) when it takes the command into its journal;
 a `ts` in the JSON is ignored, so a producer's clock cannot move the engine's.
@@ -27,15 +31,20 @@ import orjson
 from exness.adapters import keys
 from exness.codec import CodecError
 from exness.domain.messages import (
+    CancelOrder,
     CloseTrade,
     Command,
     CreateTrade,
+    GetAccount,
     GetOpenTrades,
+    GetPendingOrders,
     GetUsdcBalance,
     GetUserBalance,
     InitializeWallet,
+    ModifyTrade,
     Reply,
 )
+from exness.domain.orders import ORDER_TYPES
 from exness.domain.positions import SIDES
 
 __all__ = [
@@ -79,6 +88,12 @@ def side(value: Any, name: str) -> str:
     return str(value)
 
 
+def order_type(value: Any, name: str) -> str:
+    if value not in ORDER_TYPES:
+        raise CodecError(f"{name} must be one of {', '.join(ORDER_TYPES)}")
+    return str(value)
+
+
 _REQUIRED = object()
 
 
@@ -88,14 +103,26 @@ class Field:
     wire: str  # its name in `data`
     check: Check
     default: Any = _REQUIRED  # None: optional, and null/absent means None
+    present: str | None = None  # an attribute told whether the key was there at all
 
-    def decode(self, data: dict[str, Any]) -> Any:
+    def decode(self, data: dict[str, Any], values: dict[str, Any]) -> None:
+        if self.present is not None:
+            values[self.present] = self.wire in data
         value = data.get(self.wire)
         if value is None:
             if self.default is _REQUIRED:
                 raise CodecError(f"data.{self.wire} is required")
-            return self.default
-        return self.check(value, f"data.{self.wire}")
+            values[self.attr] = self.default
+        else:
+            values[self.attr] = self.check(value, f"data.{self.wire}")
+
+    def encode(self, command: Command, data: dict[str, Any]) -> None:
+        value = getattr(command, self.attr)
+        if self.present is not None:
+            if getattr(command, self.present):
+                data[self.wire] = value  # null clears
+        elif value is not None:
+            data[self.wire] = value
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,10 +146,30 @@ COMMANDS: tuple[CommandSpec, ...] = (
             Field("leverage", "leverage", integer),
             Field("slippage_bps", "slippage", integer, default=100),
             Field("quote", "price", integer, default=None),
+            Field("order_type", "orderType", order_type, default="market"),
+            Field("trigger_price", "triggerPrice", integer, default=None),
+            Field("stop_loss", "stopLoss", integer, default=None),
+            Field("take_profit", "takeProfit", integer, default=None),
         ),
     ),
     CommandSpec(
-        CloseTrade, "CLOSE_TRADE", keys.TRADE_QUEUE, (Field("order_id", "orderId", identifier),)
+        CloseTrade,
+        "CLOSE_TRADE",
+        keys.TRADE_QUEUE,
+        (Field("order_id", "orderId", identifier), Field("margin", "margin", integer, None)),
+    ),
+    CommandSpec(
+        ModifyTrade,
+        "MODIFY_TRADE",
+        keys.TRADE_QUEUE,
+        (
+            Field("order_id", "orderId", identifier),
+            Field("stop_loss", "stopLoss", integer, None, present="change_stop_loss"),
+            Field("take_profit", "takeProfit", integer, None, present="change_take_profit"),
+        ),
+    ),
+    CommandSpec(
+        CancelOrder, "CANCEL_ORDER", keys.TRADE_QUEUE, (Field("order_id", "orderId", identifier),)
     ),
     CommandSpec(
         InitializeWallet,
@@ -133,6 +180,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(GetUserBalance, "GET_USER_BALANCE", keys.WALLET_QUEUE),
     CommandSpec(GetUsdcBalance, "GET_USDC_BALANCE", keys.WALLET_QUEUE),
     CommandSpec(GetOpenTrades, "GET_OPEN_TRADES", keys.WALLET_QUEUE),
+    CommandSpec(GetPendingOrders, "GET_PENDING_ORDERS", keys.WALLET_QUEUE),
+    CommandSpec(GetAccount, "GET_ACCOUNT", keys.WALLET_QUEUE),
 )
 _BY_CLASS: dict[type[Any], CommandSpec] = {spec.cls: spec for spec in COMMANDS}
 _BY_NAME: dict[str, CommandSpec] = {spec.name: spec for spec in COMMANDS}
@@ -177,12 +226,12 @@ def encode_command(command: Command, reply_to: str | None) -> bytes:
     }
     if reply_to is not None:
         body["replyTo"] = reply_to
+    if command.deadline is not None:
+        body["deadline"] = command.deadline
     if spec.fields:
-        data = {}
+        data: dict[str, Any] = {}
         for field in spec.fields:
-            value = getattr(command, field.attr)
-            if value is not None:
-                data[field.wire] = value
+            field.encode(command, data)
         body["data"] = data
     return orjson.dumps(body)
 
@@ -197,8 +246,15 @@ def _decode(body: dict[str, Any], ts: int) -> Command:
     data = body.get("data") or {}
     if not isinstance(data, dict):
         raise CodecError("data must be an object")
-    values = {field.attr: field.decode(data) for field in spec.fields}
-    command: Command = spec.cls(request_id=request_id, user_id=user_id, ts=ts, **values)
+    values: dict[str, Any] = {}
+    for field in spec.fields:
+        field.decode(data, values)
+    deadline = body.get("deadline")
+    if deadline is not None:
+        deadline = integer(deadline, "deadline")
+    command: Command = spec.cls(
+        request_id=request_id, user_id=user_id, ts=ts, deadline=deadline, **values
+    )
     return command
 
 

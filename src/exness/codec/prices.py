@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from exness.codec import CodecError
+from exness.codec.records import decode_quote
 from exness.codec.stream_ids import stream_id_us
 from exness.domain.assets import ASSETS
 from exness.domain.messages import PriceTick, Quote
@@ -125,7 +126,6 @@ def decode_asset_quote(raw: bytes | str) -> tuple[str, Quote]:
     """A `price-ASSET` value (also published on the prices channel): the asset and quote."""
     try:
         body = orjson.loads(raw)
-        quote = Quote(int(body["price"]), int(body["ts"]), body.get("bid"), body.get("ask"))
-        return str(body["asset"]), quote
+        return str(body["asset"]), decode_quote(body)
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
         raise CodecError(f"bad price key: {error}") from None

@@ -18,19 +18,35 @@ from typing import Any
 import orjson
 
 from exness.codec import CodecError
-from exness.codec.records import decode_position, decode_quote, encode_position, encode_quote
+from exness.codec.operations import decode_operation_body, operation_body
+from exness.codec.records import (
+    decode_order,
+    decode_pending,
+    decode_position,
+    decode_quote,
+    encode_order,
+    encode_pending,
+    encode_position,
+    encode_quote,
+)
 from exness.domain.messages import (
+    Account,
     Balance,
+    Cancelled,
+    Modified,
     OpenPosition,
     OpenPositions,
+    PendingOrders,
+    PendingPlaced,
     PositionClosed,
     PositionOpened,
     Reply,
     Result,
+    TradeClosed,
     WalletOpened,
 )
 
-__all__ = ["decode_reply", "encode_reply", "reply_body", "reply_from_body"]
+__all__ = ["RESULTS", "decode_reply", "encode_reply", "reply_body", "reply_from_body"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +62,13 @@ def _open_position(body: dict[str, Any]) -> OpenPosition:
     return OpenPosition(
         decode_position(body["position"]), None if quote is None else decode_quote(quote)
     )
+
+
+def _close(body: dict[str, Any]) -> TradeClosed:
+    close = decode_operation_body(body)
+    if not isinstance(close, TradeClosed):
+        raise CodecError("a close must be a trade_closed operation")
+    return close
 
 
 RESULTS = (
@@ -68,24 +91,28 @@ RESULTS = (
         lambda b: PositionOpened(decode_position(b["position"]), int(b["balance"])),
     ),
     ResultCodec(
+        PendingPlaced,
+        "pending_placed",
+        lambda r: {"order": encode_pending(r.order), "balance": r.balance},
+        lambda b: PendingPlaced(decode_pending(b["order"]), int(b["balance"])),
+    ),
+    ResultCodec(
         PositionClosed,
         "position_closed",
-        lambda r: {
-            "position": encode_position(r.position),
-            "closePrice": r.close_price,
-            "pnl": r.pnl,
-            "closedAt": r.closed_at,
-            "balance": r.balance,
-            "liquidated": r.liquidated,
-        },
-        lambda b: PositionClosed(
-            decode_position(b["position"]),
-            int(b["closePrice"]),
-            int(b["pnl"]),
-            int(b["closedAt"]),
-            int(b["balance"]),
-            bool(b["liquidated"]),
-        ),
+        lambda r: {"close": operation_body(r.close), "balance": r.balance},
+        lambda b: PositionClosed(_close(b["close"]), int(b["balance"])),
+    ),
+    ResultCodec(
+        Modified,
+        "modified",
+        lambda r: {"order": encode_order(r.order)},
+        lambda b: Modified(decode_order(b["order"])),
+    ),
+    ResultCodec(
+        Cancelled,
+        "cancelled",
+        lambda r: {"order": encode_pending(r.order), "balance": r.balance},
+        lambda b: Cancelled(decode_pending(b["order"]), int(b["balance"])),
     ),
     ResultCodec(
         OpenPositions,
@@ -100,6 +127,32 @@ RESULTS = (
             ]
         },
         lambda b: OpenPositions(tuple(_open_position(item) for item in b["positions"])),
+    ),
+    ResultCodec(
+        PendingOrders,
+        "pending_orders",
+        lambda r: {"orders": [encode_pending(order) for order in r.orders]},
+        lambda b: PendingOrders(tuple(decode_pending(order) for order in b["orders"])),
+    ),
+    ResultCodec(
+        Account,
+        "account",
+        lambda r: {
+            "balance": r.balance,
+            "reserved": r.reserved,
+            "usedMargin": r.used_margin,
+            "unrealizedPnl": r.unrealized_pnl,
+            "openPositions": r.open_positions,
+            "pendingOrders": r.pending_orders,
+        },
+        lambda b: Account(
+            int(b["balance"]),
+            int(b["reserved"]),
+            int(b["usedMargin"]),
+            int(b["unrealizedPnl"]),
+            int(b["openPositions"]),
+            int(b["pendingOrders"]),
+        ),
     ),
 )
 _BY_CLASS = {codec.cls: codec for codec in RESULTS}

@@ -2,21 +2,25 @@
 
 The one definition of what a snapshot holds, shared by the engine service (which publishes
 them), the snapshot store (which splits the big parts into columns of their own and puts the
-keys back in order) and recovery. A snapshot is::
+keys back in order) and recovery. A snapshot (version 3) is::
 
-    {"version": 2,
-     "balances": {user id: cents},
+    {"version": 3,
+     "balances": {user id: free cents},
      "open_orders": [[order id, user id, asset, side, margin, leverage, open price,
-                      liquidation price, opened at µs], ...],      # oldest first
-     "closed_orders": {order id: [owner, liquidated]},
+                      liquidation price, opened at µs, stop loss, take profit], ...],
+     "pending_orders": [[order id, user id, asset, side, order type, trigger price, margin,
+                         leverage, placed at µs, stop loss, take profit], ...],
+     "closed_orders": {order id: [owner, "closed" | "liquidated" | "cancelled"]},
      "quotes": {asset: [price, ts, bid, ask]},
-     "recent_replies": [reply JSON (codec/replies.py), ...],        # oldest first
+     "recent_replies": [[reply JSON (codec/replies.py), applied at µs], ...],
      "ledger": [deposits, realized pnl, liquidated margin]}
 
-Rows are arrays, not objects: a snapshot holds every open position, and arrays are about
-half the size and time. Version 1 (before replies were typed) still loads: its positions,
-balances and ledger are the same; of its remembered replies only the rejections are kept
-(their successful answers carried no owner, so they cannot be rebuilt).
+Orders are oldest first; rows are arrays, not objects: a snapshot holds every open position,
+and arrays are about half the size and time. Older versions still load: version 2 (before
+SPEC §7) has no stop loss, take profit or pending orders, a boolean for "liquidated" in
+closed orders, quotes perhaps without bid/ask, and replies without their time; version 1
+(before typed replies) also keeps only the rejections of its remembered replies (its
+successful answers carried no owner, so they cannot be rebuilt).
 """
 
 from __future__ import annotations
@@ -28,9 +32,11 @@ import orjson
 
 from exness.codec import CodecError
 from exness.codec.replies import reply_body, reply_from_body
-from exness.domain.messages import Quote, Reply
+from exness.domain.messages import Reply
+from exness.domain.orders import PendingOrder
 from exness.domain.positions import Position
-from exness.domain.state import ClosedOrder, EngineState, Ledger
+from exness.domain.quotes import Quote
+from exness.domain.state import ClosedOrder, EngineState, Ledger, RecentReply
 
 __all__ = [
     "KEY_ORDER",
@@ -43,12 +49,13 @@ __all__ = [
     "encode_state",
 ]
 
-SNAPSHOT_VERSION = 2
+SNAPSHOT_VERSION = 3
 # the keys of a snapshot in the order encode_state writes them
 KEY_ORDER = (
     "version",
     "balances",
     "open_orders",
+    "pending_orders",
     "closed_orders",
     "quotes",
     "recent_replies",
@@ -58,17 +65,35 @@ KEY_ORDER = (
 SPLIT_KEYS = ("balances", "open_orders", "closed_orders")
 
 
-def _position_row(position: Position) -> list[Any]:
+def _position_row(p: Position) -> list[Any]:
     return [
-        position.order_id,
-        position.user_id,
-        position.asset,
-        position.side,
-        position.margin,
-        position.leverage,
-        position.open_price,
-        position.liquidation_price,
-        position.opened_at,
+        p.order_id,
+        p.user_id,
+        p.asset,
+        p.side,
+        p.margin,
+        p.leverage,
+        p.open_price,
+        p.liquidation_price,
+        p.opened_at,
+        p.stop_loss,
+        p.take_profit,
+    ]
+
+
+def _pending_row(o: PendingOrder) -> list[Any]:
+    return [
+        o.order_id,
+        o.user_id,
+        o.asset,
+        o.side,
+        o.order_type,
+        o.trigger_price,
+        o.margin,
+        o.leverage,
+        o.placed_at,
+        o.stop_loss,
+        o.take_profit,
     ]
 
 
@@ -79,41 +104,57 @@ def encode_state(state: EngineState) -> dict[str, Any]:
         "version": SNAPSHOT_VERSION,
         "balances": dict(state.balances),
         "open_orders": [_position_row(position) for position in state.positions],
+        "pending_orders": [_pending_row(order) for order in state.pending],
         "closed_orders": {
-            order_id: [closed.owner, closed.liquidated] for order_id, closed in state.closed.items()
+            order_id: [closed.owner, closed.outcome] for order_id, closed in state.closed.items()
         },
         "quotes": {a: [q.price, q.ts, q.bid, q.ask] for a, q in state.quotes.items()},
-        "recent_replies": [reply_body(reply) for reply in state.recent_replies],
+        "recent_replies": [[reply_body(r.reply), r.ts] for r in state.recent_replies],
         "ledger": [ledger.deposits, ledger.realized_pnl, ledger.liquidated_margin],
     }
 
 
-def _v1_reply(body: dict[str, Any]) -> Reply | None:
+def _v1_reply(body: dict[str, Any]) -> RecentReply | None:
     if body.get("ok"):
         return None
-    return Reply.rejected(str(body["requestId"]), str(body["code"]), str(body.get("message")))
+    reply = Reply.rejected(str(body["requestId"]), str(body["code"]), str(body.get("message")))
+    return RecentReply(reply, 0)
+
+
+def _outcome(value: Any) -> Any:
+    """Version 2 said whether a closed order was liquidated; version 3 names the outcome."""
+    if isinstance(value, bool):
+        return "liquidated" if value else "closed"
+    if value not in ("closed", "liquidated", "cancelled"):
+        raise ValueError(f"unknown outcome {value!r}")
+    return value
+
+
+def _quote(price: int, ts: int, bid: int | None, ask: int | None) -> Quote:
+    return Quote(price, ts, price if bid is None else bid, price if ask is None else ask)
 
 
 def decode_state(snapshot: dict[str, Any]) -> EngineState:
     version = snapshot.get("version")
-    if version not in (1, SNAPSHOT_VERSION):
+    if version not in (1, 2, SNAPSHOT_VERSION):
         raise CodecError(f"unsupported snapshot version {version!r}")
     try:
+        recent = snapshot["recent_replies"]
         if version == 1:
-            replies = [r for r in map(_v1_reply, snapshot["recent_replies"]) if r is not None]
+            replies = [r for r in map(_v1_reply, recent) if r is not None]
+        elif version == 2:
+            replies = [RecentReply(reply_from_body(body), 0) for body in recent]
         else:
-            replies = [reply_from_body(body) for body in snapshot["recent_replies"]]
+            replies = [RecentReply(reply_from_body(body), int(ts)) for body, ts in recent]
         return EngineState(
             balances=dict(snapshot["balances"]),
             positions=[Position(*row) for row in snapshot["open_orders"]],
+            pending=[PendingOrder(*row) for row in snapshot.get("pending_orders", ())],
             closed={
-                order_id: ClosedOrder(owner, liquidated)
-                for order_id, (owner, liquidated) in snapshot["closed_orders"].items()
+                order_id: ClosedOrder(owner, _outcome(outcome))
+                for order_id, (owner, outcome) in snapshot["closed_orders"].items()
             },
-            quotes={
-                asset: Quote(price, ts, bid, ask)
-                for asset, (price, ts, bid, ask) in snapshot["quotes"].items()
-            },
+            quotes={asset: _quote(*quote) for asset, quote in snapshot["quotes"].items()},
             recent_replies=replies,
             ledger=Ledger(*snapshot["ledger"]),
         )

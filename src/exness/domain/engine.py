@@ -1,31 +1,45 @@
-"""The trading engine core: the single writer of balances, positions and latest prices.
+"""The trading engine core: the single writer of balances, positions, orders and prices.
 
 `Engine.apply(command)` and `Engine.on_price(tick)` return the events they cause; nothing
 else changes the state. There are no clock reads, no random ids and no I/O here: order
 ids and times come in the input, so replaying the same inputs rebuilds the same state,
-and `to_snapshot()` / `from_snapshot()` round-trip it exactly.
+and `state()` / `from_state()` round-trip it exactly.
 
 Conventions the adapters rely on:
 - `apply()` returns the command's `Reply` first, then any DB operations.
 - A rejection changes nothing: every handler checks everything before it mutates.
 - A state-changing command redelivered with the same request id is not applied again; the
-  first reply is returned again (within the last `dedupe_window` state-changing requests).
+  first reply is returned again (kept for `dedupe_window_us`, at least the last
+  `dedupe_count`, at most `dedupe_max`).
+- A command taken after its `deadline` is refused and not remembered: its sender gave up,
+  and a retry with the same request id is applied (SPEC §7.5).
+
+Execution (SPEC §7): a long opens at the ask and is valued and closed at the bid; a short
+the other way round. Every price-triggered action (liquidation, stop loss, take profit, a
+pending order's fill) sits in the asset's TriggerBook; a tick fires what it crosses: first
+the pending orders it fills (so a stop loss or take profit attached at the fill can fire on
+the same tick), then the exits, each in the book's fire order. An exit that the tick also
+takes past the liquidation price is a liquidation, whatever fired it.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from exness.domain.account import Account
 from exness.domain.assets import ASSETS
 from exness.domain.errors import (
+    DeadlineExceeded,
     DuplicateOrder,
     InsufficientBalance,
     InvalidCommand,
     NotOrderOwner,
     OrderAlreadyClosed,
+    OrderIsPending,
+    OrderNotPending,
     PriceUnavailable,
     Rejection,
     SlippageExceeded,
@@ -33,67 +47,112 @@ from exness.domain.errors import (
     UnknownOrder,
     WalletNotFound,
 )
-from exness.domain.liquidation import LiquidationBook
 from exness.domain.messages import (
     Balance,
+    Cancelled,
+    CancelOrder,
+    CloseReason,
     CloseTrade,
     Command,
     CreateTrade,
     Event,
+    GetAccount,
     GetOpenTrades,
+    GetPendingOrders,
     GetUsdcBalance,
     GetUserBalance,
     InitializeWallet,
+    Modified,
+    ModifyTrade,
     OpenPosition,
     OpenPositions,
+    OrderCancelled,
+    OrderModified,
+    OrderPlaced,
+    PendingOrders,
+    PendingPlaced,
     PositionClosed,
     PositionOpened,
     PriceTick,
-    Quote,
     Reply,
     TradeClosed,
-    TradeLiquidated,
     TradeOpened,
     UserCreated,
     WalletOpened,
 )
-from exness.domain.positions import SIDES, Position, liquidation_trigger
-from exness.domain.state import ClosedOrder, EngineState, Ledger
+from exness.domain.orders import (
+    LIMIT,
+    MARKET,
+    ORDER_TYPES,
+    PendingOrder,
+    check_protection,
+    check_trigger,
+)
+from exness.domain.positions import LONG, SIDES, Position, liquidation_trigger, pnl
+from exness.domain.quotes import Quote, quote_of
+from exness.domain.state import ClosedOrder, EngineState, Ledger, Outcome, RecentReply
+from exness.domain.triggers import (
+    ASK_FALLS,
+    ASK_RISES,
+    BID_FALLS,
+    BID_RISES,
+    LIQUIDATION,
+    PENDING,
+    STOP_LOSS,
+    TAKE_PROFIT,
+    TriggerBook,
+)
 
-__all__ = ["MAX_LEVERAGE", "Engine", "EngineConfig", "Ledger"]
+__all__ = ["MAX_LEVERAGE", "Engine", "EngineConfig"]
 
 MAX_LEVERAGE = 100
 MAX_SLIPPAGE_BPS = 10_000
+MAX_MARKUP_BPS = 1_000
 
 
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     price_max_age_us: int = 10_000_000
     initial_balance: int = 500_000  # USD 5,000.00
-    dedupe_window: int = 10_000
+    spread_markup_bps: int = 0  # SPEC §7.1: widens bid and ask around the mid
+    dedupe_count: int = 10_000  # answers of state-changing requests always kept...
+    dedupe_window_us: int = 120_000_000  # ... and any younger than this ...
+    dedupe_max: int = 500_000  # ... up to this many (give or take a step)
+    dedupe_step: int = 1_024  # how often (in answers kept) to look for answers to forget
 
 
 class Engine:
     def __init__(self, config: EngineConfig | None = None) -> None:
         self.config = config or EngineConfig()
+        if not 0 <= self.config.spread_markup_bps <= MAX_MARKUP_BPS:
+            raise ValueError(f"spread_markup_bps must be from 0 to {MAX_MARKUP_BPS}")
         self._balances: dict[str, int] = {}
         self._positions: dict[str, Position] = {}
-        self._open_by_user: dict[str, dict[str, None]] = {}  # insertion-ordered sets
+        self._pending: dict[str, PendingOrder] = {}
+        # per user, insertion-ordered sets (dicts to None) of open and pending order ids
+        self._open_by_user: dict[str, dict[str, None]] = {}
+        self._pending_by_user: dict[str, dict[str, None]] = {}
         self._closed: dict[str, ClosedOrder] = {}
-        self._books: dict[str, LiquidationBook] = {symbol: LiquidationBook() for symbol in ASSETS}
+        self._books: dict[str, TriggerBook] = {symbol: TriggerBook() for symbol in ASSETS}
         self._quotes: dict[str, Quote] = {}
-        # request id -> reply, oldest first. An OrderedDict, because evicting the oldest key of
+        # request id -> answer, oldest first. An OrderedDict, because evicting the oldest key of
         # a plain dict (`next(iter(d))`) gets slower with every deletion until the next resize.
-        self._recent: OrderedDict[str, Reply] = OrderedDict()
+        self._recent: OrderedDict[str, tuple[Reply, int]] = OrderedDict()  # (answer, µs)
+        self._reserved = 0  # cents held by all pending orders (for the invariant)
+        self._used = 0  # cents in all open positions
         self.ledger = Ledger()
         # command type -> (handler, whether it changes state and so is applied at most once)
         self._handlers: dict[type[Any], tuple[Callable[[Any], list[Event]], bool]] = {
             InitializeWallet: (self._initialize_wallet, True),
             CreateTrade: (self._create_trade, True),
             CloseTrade: (self._close_trade, True),
+            ModifyTrade: (self._modify_trade, True),
+            CancelOrder: (self._cancel_order, True),
             GetUserBalance: (self._user_balance, False),
             GetUsdcBalance: (self._user_balance, False),
             GetOpenTrades: (self._open_trades, False),
+            GetPendingOrders: (self._pending_orders, False),
+            GetAccount: (self._account, False),
         }
 
     # ---- inputs ------------------------------------------------------------------------------
@@ -101,11 +160,17 @@ class Engine:
     def apply(self, command: Command) -> list[Event]:
         """Apply one command; the first event is always its `Reply`."""
         handler, changes_state = self._handlers[type(command)]
-        recent = self._recent
         if changes_state:
-            seen = recent.get(command.request_id)
+            seen = self._recent.get(command.request_id)
             if seen is not None:
-                return [seen]
+                return [seen[0]]
+        deadline = command.deadline
+        if deadline is not None and command.ts > deadline:
+            late = DeadlineExceeded(
+                f"the request reached the engine {(command.ts - deadline) / 1e6:.3f} s after "
+                "its deadline and was not applied; retry it with the same Idempotency-Key"
+            )
+            return [Reply.rejected(command.request_id, late.code, late.message)]
         try:
             events = handler(command)
         except Rejection as rejection:
@@ -113,16 +178,18 @@ class Engine:
         if changes_state:
             reply = events[0]
             assert isinstance(reply, Reply)  # every handler answers first
-            recent[command.request_id] = reply
-            if len(recent) > self.config.dedupe_window:
-                recent.popitem(last=False)
+            recent = self._recent
+            recent[command.request_id] = (reply, command.ts)
+            if len(recent) % self.config.dedupe_step == 0:
+                self._evict(command.ts)
         return events
 
     def on_price(self, tick: PriceTick) -> list[Event]:
-        """Take a price; liquidate every position it crosses, at the tick's price.
+        """Take a price; fire every liquidation, stop loss, take profit and pending order it
+        crosses, at the tick's bid (longs) or ask (shorts).
 
         A tick older (by feed time) than the asset's newest quote is out of order and ignored:
-        it must neither replace a newer price nor liquidate positions opened after it.
+        it must neither replace a newer price nor fire orders placed after it.
         """
         asset, price = tick.asset, tick.price
         if asset not in ASSETS:
@@ -132,17 +199,21 @@ class Engine:
         current = self._quotes.get(asset)
         if current is not None and tick.ts < current.ts:
             return []
-        self._quotes[asset] = Quote(price, tick.ts, tick.bid, tick.ask)
-        crossed = self._books[asset].pop_crossed(price)
-        if not crossed:
+        quote = quote_of(price, tick.ts, tick.bid, tick.ask, self.config.spread_markup_bps)
+        self._quotes[asset] = quote
+        book = self._books[asset]
+        fired = book.pop_crossed(quote.bid, quote.ask)
+        if not fired:
             return []
         events: list[Event] = []
-        for order_id in crossed:
-            position = self._positions.pop(order_id)
-            del self._open_by_user[position.user_id][order_id]
-            self._closed[order_id] = ClosedOrder(position.user_id, True)
-            self.ledger.liquidated_margin += position.margin
-            events.append(TradeLiquidated(position, price, -position.margin, tick.ts))
+        while fired:  # a second round fires what the first round's fills attached
+            for kind, order_id in fired:
+                if kind == PENDING:
+                    events.append(self._fill(order_id, quote))
+            for kind, order_id in fired:
+                if kind != PENDING and order_id in self._positions:
+                    events.append(self._exit(kind, self._positions[order_id], quote))
+            fired = book.pop_crossed(quote.bid, quote.ask)
         return events
 
     # ---- views -------------------------------------------------------------------------------
@@ -152,6 +223,9 @@ class Engine:
 
     def position(self, order_id: str) -> Position | None:
         return self._positions.get(order_id)
+
+    def pending_order(self, order_id: str) -> PendingOrder | None:
+        return self._pending.get(order_id)
 
     def quote(self, asset: str) -> Quote | None:
         return self._quotes.get(asset)
@@ -165,23 +239,52 @@ class Engine:
         """Every open position, oldest first. Positions are never mutated."""
         return iter(self._positions.values())
 
+    def pending_orders(self) -> Iterator[PendingOrder]:
+        """Every pending order, oldest first."""
+        return iter(self._pending.values())
+
     def closed_orders(self) -> Mapping[str, ClosedOrder]:
-        """Every order that was open once and is not any more, by order id (read-only)."""
+        """Every order that was open or pending once and is not any more (read-only)."""
         return self._closed
 
     def balances(self) -> Mapping[str, int]:
         """Each trader's free balance in cents (read-only)."""
         return self._balances
 
+    def account(self, user_id: str) -> Account:
+        """The trader's account (SPEC §7.6), at the latest bid/ask of each asset."""
+        balance = self._wallet(user_id)
+        positions, quotes = self._positions, self._quotes
+        used = unrealized = 0
+        open_ids = self._open_by_user[user_id]
+        for order_id in open_ids:
+            position = positions[order_id]
+            used += position.margin
+            quote = quotes.get(position.asset)
+            if quote is not None:
+                price = quote.bid if position.side == LONG else quote.ask
+                unrealized += max(position.pnl_at(price), -position.margin)
+        pending_ids = self._pending_by_user[user_id]
+        reserved = sum(self._pending[order_id].margin for order_id in pending_ids)
+        return Account(balance, reserved, used, unrealized, len(open_ids), len(pending_ids))
+
     def total_value(self) -> int:
-        """Cents held by the platform for traders: wallets plus open margins."""
-        return sum(self._balances.values()) + sum(p.margin for p in self._positions.values())
+        """Cents held by the platform for traders: wallets, open margins, reserved margins."""
+        return sum(self._balances.values()) + self._used + self._reserved
 
     def check_invariant(self) -> None:
-        """SPEC §3: wallets + open margins = deposits + realized PnL − margins lost."""
+        """SPEC §7: wallets + open margins + reserved margins = deposits + realized PnL − margins
+        lost to liquidation; and the running totals agree with the orders."""
         held, expected = self.total_value(), self.ledger.expected_value()
         if held != expected:
             raise AssertionError(f"money invariant broken: held {held} != expected {expected}")
+        used = sum(position.margin for position in self._positions.values())
+        reserved = sum(order.margin for order in self._pending.values())
+        if (used, reserved) != (self._used, self._reserved):
+            raise AssertionError(
+                f"running totals broken: used {self._used} (orders say {used}), "
+                f"reserved {self._reserved} (orders say {reserved})"
+            )
 
     # ---- command handlers --------------------------------------------------------------------
 
@@ -192,6 +295,7 @@ class Engine:
         balance = self.config.initial_balance
         self._balances[command.user_id] = balance
         self._open_by_user[command.user_id] = {}
+        self._pending_by_user[command.user_id] = {}
         self.ledger.deposits += balance
         return [
             Reply(command.request_id, WalletOpened(balance, created=True)),
@@ -202,60 +306,154 @@ class Engine:
         _validate_trade(command)
         balance = self._wallet(command.user_id)
         order_id = command.order_id
-        if order_id in self._positions or order_id in self._closed:
+        if order_id in self._positions or order_id in self._pending or order_id in self._closed:
             raise DuplicateOrder(f"order id {order_id} is already taken")
-        price = self._fresh_quote(command.asset, command.ts).price
-        quote = command.quote
-        if quote is not None and abs(price - quote) * 10_000 > command.slippage_bps * quote:
-            raise SlippageExceeded(
-                f"price moved from {quote} to {price} (asset units), "
-                f"more than the {command.slippage_bps} bps allowed"
-            )
+        quote = self._fresh_quote(command.asset, command.ts)
         if command.margin > balance:
             raise InsufficientBalance(
                 f"margin {command.margin} exceeds the balance {balance} (cents)"
             )
+        if command.order_type == MARKET:
+            return self._open_at_market(command, quote, balance)
+        return self._place(command, quote, balance)
+
+    def _open_at_market(self, command: CreateTrade, quote: Quote, balance: int) -> list[Event]:
+        side = command.side
+        price = quote.ask if side == LONG else quote.bid
+        asked = command.quote
+        if asked is not None and abs(price - asked) * 10_000 > command.slippage_bps * asked:
+            raise SlippageExceeded(
+                f"price moved from {asked} to {price} (asset units), "
+                f"more than the {command.slippage_bps} bps allowed"
+            )
+        liquidation = liquidation_trigger(side, price, command.leverage)
+        stop_loss, take_profit = command.stop_loss, command.take_profit
+        if stop_loss is not None or take_profit is not None:
+            check_protection(
+                side,
+                liquidation,
+                quote.bid if side == LONG else quote.ask,
+                stop_loss,
+                take_profit,
+            )
         position = Position(
-            order_id,
+            command.order_id,
             command.user_id,
             command.asset,
-            command.side,
+            side,
             command.margin,
             command.leverage,
             price,
-            liquidation_trigger(command.side, price, command.leverage),
+            liquidation,
             command.ts,
+            stop_loss,
+            take_profit,
         )
         balance -= command.margin
         self._balances[command.user_id] = balance
-        self._positions[order_id] = position
-        self._open_by_user[command.user_id][order_id] = None
-        self._books[command.asset].add(position)
+        self._add_position(position)
         return [Reply(command.request_id, PositionOpened(position, balance)), TradeOpened(position)]
 
+    def _place(self, command: CreateTrade, quote: Quote, balance: int) -> list[Event]:
+        side, trigger = command.side, command.trigger_price
+        assert trigger is not None  # _validate_trade
+        check_trigger(side, command.order_type, trigger, quote.bid, quote.ask)
+        if command.stop_loss is not None or command.take_profit is not None:
+            check_protection(
+                side,
+                liquidation_trigger(side, trigger, command.leverage),
+                trigger,
+                command.stop_loss,
+                command.take_profit,
+            )
+        order = PendingOrder(
+            command.order_id,
+            command.user_id,
+            command.asset,
+            side,
+            command.order_type,
+            trigger,
+            command.margin,
+            command.leverage,
+            command.ts,
+            command.stop_loss,
+            command.take_profit,
+        )
+        balance -= command.margin
+        self._balances[command.user_id] = balance
+        self._pending[order.order_id] = order
+        self._pending_by_user[order.user_id][order.order_id] = None
+        self._reserved += order.margin
+        self._books[order.asset].add(_fill_direction(order), PENDING, trigger, order.order_id)
+        return [Reply(command.request_id, PendingPlaced(order, balance)), OrderPlaced(order)]
+
     def _close_trade(self, command: CloseTrade) -> list[Event]:
-        position = self._positions.get(command.order_id)
-        if position is None:
-            closed = self._closed.get(command.order_id)
-            if closed is None:
-                raise UnknownOrder(f"no order {command.order_id}")
-            if closed.owner != command.user_id:
-                raise NotOrderOwner(f"order {command.order_id} belongs to another user")
-            how = "liquidated" if closed.liquidated else "closed"
-            raise OrderAlreadyClosed(f"order {command.order_id} was already {how}")
-        if position.user_id != command.user_id:
-            raise NotOrderOwner(f"order {command.order_id} belongs to another user")
-        price = self._fresh_quote(position.asset, command.ts).price
-        returned = max(0, position.margin + position.pnl_at(price))
-        pnl = returned - position.margin
-        self._remove_open(position)
-        balance = self._balances[position.user_id] + returned
-        self._balances[position.user_id] = balance
-        self._closed[position.order_id] = ClosedOrder(position.user_id, False)
-        self.ledger.realized_pnl += pnl
+        position = self._owned_position(command.order_id, command.user_id)
+        part = command.margin
+        if part is not None and (type(part) is not int or not 0 < part <= position.margin):
+            raise InvalidCommand(
+                f"margin must be an integer number of cents from 1 to the position's "
+                f"{position.margin}"
+            )
+        quote = self._fresh_quote(position.asset, command.ts)
+        price = quote.bid if position.side == LONG else quote.ask
+        close = self._settle(position, part or position.margin, price, "manual", command.ts)
+        balance = self._balances[position.user_id]
+        return [Reply(command.request_id, PositionClosed(close, balance)), close]
+
+    def _modify_trade(self, command: ModifyTrade) -> list[Event]:
+        order_id, user_id = command.order_id, command.user_id
+        order: Position | PendingOrder | None = self._positions.get(order_id)
+        if order is None:
+            order = self._pending.get(order_id)
+        if order is None:
+            self._raise_finished(order_id, user_id, "modified")
+        assert order is not None
+        if order.user_id != user_id:
+            raise NotOrderOwner(f"order {order_id} belongs to another user")
+        stop_loss = command.stop_loss if command.change_stop_loss else order.stop_loss
+        take_profit = command.take_profit if command.change_take_profit else order.take_profit
+        for name, level in (("stopLoss", stop_loss), ("takeProfit", take_profit)):
+            if level is not None and (type(level) is not int or level <= 0):
+                raise InvalidCommand(f"{name} must be a positive integer in the asset's units")
+        if isinstance(order, Position):
+            quote = self._fresh_quote(order.asset, command.ts)
+            reference = quote.bid if order.side == LONG else quote.ask
+            check_protection(order.side, order.liquidation_price, reference, stop_loss, take_profit)
+        else:
+            liquidation = liquidation_trigger(order.side, order.trigger_price, order.leverage)
+            check_protection(order.side, liquidation, order.trigger_price, stop_loss, take_profit)
+        changed = order.with_protection(stop_loss, take_profit)
+        if isinstance(changed, Position):
+            self._positions[order_id] = changed
+            self._watch_protection(changed)
+        else:
+            self._pending[order_id] = changed
+        return [Reply(command.request_id, Modified(changed)), OrderModified(changed, command.ts)]
+
+    def _cancel_order(self, command: CancelOrder) -> list[Event]:
+        order_id, user_id = command.order_id, command.user_id
+        order = self._pending.get(order_id)
+        if order is None:
+            position = self._positions.get(order_id)
+            if position is not None:
+                if position.user_id != user_id:
+                    raise NotOrderOwner(f"order {order_id} belongs to another user")
+                raise OrderNotPending(f"order {order_id} has already filled; close it instead")
+            self._raise_finished(order_id, user_id, "cancelled")
+        assert order is not None
+        if order.user_id != user_id:
+            raise NotOrderOwner(f"order {order_id} belongs to another user")
+        del self._pending[order_id]
+        del self._pending_by_user[user_id][order_id]
+        self._books[order.asset].remove(PENDING, order_id)
+        self._reserved -= order.margin
+        balance = self._balances[user_id] + order.margin
+        self._balances[user_id] = balance
+        self._closed[order_id] = ClosedOrder(user_id, "cancelled")
         return [
-            Reply(command.request_id, PositionClosed(position, price, pnl, command.ts, balance)),
-            TradeClosed(position, price, pnl, command.ts),
+            Reply(command.request_id, Cancelled(order, balance)),
+            OrderCancelled(order, command.ts),
         ]
 
     def _user_balance(self, command: GetUserBalance | GetUsdcBalance) -> list[Event]:
@@ -263,19 +461,144 @@ class Engine:
 
     def _open_trades(self, command: GetOpenTrades) -> list[Event]:
         positions, quotes = self._positions, self._quotes
-        return [
-            Reply(
-                command.request_id,
-                OpenPositions(
-                    tuple(
-                        OpenPosition(positions[order_id], quotes.get(positions[order_id].asset))
-                        for order_id in self._open_by_user.get(command.user_id, ())
-                    )
-                ),
-            )
-        ]
+        items = tuple(
+            OpenPosition(positions[order_id], quotes.get(positions[order_id].asset))
+            for order_id in self._open_by_user.get(command.user_id, ())
+        )
+        return [Reply(command.request_id, OpenPositions(items))]
+
+    def _pending_orders(self, command: GetPendingOrders) -> list[Event]:
+        pending = self._pending
+        orders = tuple(pending[oid] for oid in self._pending_by_user.get(command.user_id, ()))
+        return [Reply(command.request_id, PendingOrders(orders))]
+
+    def _account(self, command: GetAccount) -> list[Event]:
+        return [Reply(command.request_id, self.account(command.user_id))]
+
+    # ---- what ticks fire ---------------------------------------------------------------------
+
+    def _fill(self, order_id: str, quote: Quote) -> TradeOpened:
+        """A pending order whose trigger the tick crossed becomes a position at the tick's ask
+        (long) or bid (short); its reserved margin becomes the position's."""
+        order = self._pending.pop(order_id)
+        del self._pending_by_user[order.user_id][order_id]
+        self._reserved -= order.margin
+        price = quote.ask if order.side == LONG else quote.bid
+        position = Position(
+            order_id,
+            order.user_id,
+            order.asset,
+            order.side,
+            order.margin,
+            order.leverage,
+            price,
+            liquidation_trigger(order.side, price, order.leverage),
+            quote.ts,
+            order.stop_loss,
+            order.take_profit,
+        )
+        self._add_position(position)
+        return TradeOpened(position, filled=True)
+
+    def _exit(self, kind: int, position: Position, quote: Quote) -> TradeClosed:
+        """A position whose liquidation price, stop loss or take profit the tick crossed closes
+        at the tick's bid (long) or ask (short); past the liquidation price it is liquidated."""
+        price = quote.bid if position.side == LONG else quote.ask
+        reason: CloseReason
+        if position.is_liquidated_at(price):
+            reason = "liquidation"
+        elif kind == STOP_LOSS:
+            reason = "sl"
+        else:
+            reason = "tp"
+        return self._settle(position, position.margin, price, reason, quote.ts)
 
     # ---- helpers -----------------------------------------------------------------------------
+
+    def _add_position(self, position: Position) -> None:
+        order_id = position.order_id
+        self._positions[order_id] = position
+        self._open_by_user[position.user_id][order_id] = None
+        self._used += position.margin
+        long = position.side == LONG
+        if not long or position.liquidation_price > 0:  # a 1x long is never liquidated
+            direction = BID_FALLS if long else ASK_RISES
+            self._books[position.asset].add(
+                direction, LIQUIDATION, position.liquidation_price, order_id
+            )
+        if position.stop_loss is not None or position.take_profit is not None:
+            self._watch_protection(position)
+
+    def _watch_protection(self, position: Position) -> None:
+        """(Re)place the position's stop loss and take profit entries in its asset's book."""
+        book, order_id, long = self._books[position.asset], position.order_id, position.side == LONG
+        if position.stop_loss is None:
+            book.remove(STOP_LOSS, order_id)
+        else:
+            book.replace(BID_FALLS if long else ASK_RISES, STOP_LOSS, position.stop_loss, order_id)
+        if position.take_profit is None:
+            book.remove(TAKE_PROFIT, order_id)
+        else:
+            direction = BID_RISES if long else ASK_FALLS
+            book.replace(direction, TAKE_PROFIT, position.take_profit, order_id)
+
+    def _settle(
+        self, position: Position, part: int, price: int, reason: CloseReason, at: int
+    ) -> TradeClosed:
+        """Close `part` cents of `position` at `price`: the wallet gets max(0, part + pnl) (0
+        for a liquidation); what is left stays open with the same terms."""
+        order_id, user_id = position.order_id, position.user_id
+        if reason == "liquidation":
+            realized = -part
+            self.ledger.liquidated_margin += part
+        else:
+            returned = max(
+                0, part + pnl(position.side, part, position.leverage, position.open_price, price)
+            )
+            realized = returned - part
+            self.ledger.realized_pnl += realized
+            self._balances[user_id] += returned
+        self._used -= part
+        if part < position.margin:
+            self._positions[order_id] = position.with_margin(position.margin - part)
+        else:
+            del self._positions[order_id]
+            del self._open_by_user[user_id][order_id]
+            book = self._books[position.asset]
+            book.remove(LIQUIDATION, order_id)
+            if position.stop_loss is not None:
+                book.remove(STOP_LOSS, order_id)
+            if position.take_profit is not None:
+                book.remove(TAKE_PROFIT, order_id)
+            outcome: Outcome = "liquidated" if reason == "liquidation" else "closed"
+            self._closed[order_id] = ClosedOrder(user_id, outcome)
+        return TradeClosed(position, part, price, realized, reason, at)
+
+    def _owned_position(self, order_id: str, user_id: str) -> Position:
+        position = self._positions.get(order_id)
+        if position is None:
+            pending = self._pending.get(order_id)
+            if pending is not None:
+                if pending.user_id != user_id:
+                    raise NotOrderOwner(f"order {order_id} belongs to another user")
+                raise OrderIsPending(f"order {order_id} has not filled yet; cancel it instead")
+            self._raise_finished(order_id, user_id, "closed")
+        assert position is not None
+        if position.user_id != user_id:
+            raise NotOrderOwner(f"order {order_id} belongs to another user")
+        return position
+
+    def _raise_finished(self, order_id: str, user_id: str, verb: str) -> None:
+        """Why an order that is neither open nor pending cannot be `verb`: it never existed,
+        it is another trader's, or it is finished."""
+        finished = self._closed.get(order_id)
+        if finished is None:
+            raise UnknownOrder(f"no order {order_id}")
+        if finished.owner != user_id:
+            raise NotOrderOwner(f"order {order_id} belongs to another user")
+        if verb == "cancelled" and finished.outcome != "cancelled":
+            raise OrderNotPending(f"order {order_id} was already {finished.outcome}")
+        raise OrderAlreadyClosed(f"order {order_id} was already {finished.outcome}")
 
     def _wallet(self, user_id: str) -> int:
         balance = self._balances.get(user_id)
@@ -292,24 +615,32 @@ class Engine:
             raise StalePrice(f"the newest {asset} price is {age / 1e6:.1f} s old")
         return quote
 
-    def _remove_open(self, position: Position) -> None:
-        del self._positions[position.order_id]
-        del self._open_by_user[position.user_id][position.order_id]
-        self._books[position.asset].discard(position)
+    def _evict(self, now: int) -> None:
+        """Forget the oldest answers beyond `dedupe_count` that are older than the window, and
+        any beyond `dedupe_max`. Checked whenever their number reaches a multiple of
+        `dedupe_step`, not on every command: an answer may be kept a little longer than promised,
+        never less; and since the check depends on nothing but the answers kept, an engine
+        restored from a snapshot forgets exactly what the original would have."""
+        recent, config = self._recent, self.config
+        count, horizon = len(recent), now - config.dedupe_window_us
+        while count > config.dedupe_max or (
+            count > config.dedupe_count and next(iter(recent.values()))[1] < horizon
+        ):
+            recent.popitem(last=False)
+            count -= 1
 
     # ---- state ---------------------------------------------------------------------------------
 
     def state(self) -> EngineState:
-        """The whole state (copies of the containers; positions and replies are immutable)."""
+        """The whole state (copies of the containers; orders and replies are immutable)."""
         return EngineState(
             balances=dict(self._balances),
             positions=list(self._positions.values()),
+            pending=list(self._pending.values()),
             closed=dict(self._closed),
-            quotes={asset: Quote(q.price, q.ts, q.bid, q.ask) for asset, q in self._quotes.items()},
-            recent_replies=list(self._recent.values()),
-            ledger=Ledger(
-                self.ledger.deposits, self.ledger.realized_pnl, self.ledger.liquidated_margin
-            ),
+            quotes={asset: replace(quote) for asset, quote in self._quotes.items()},
+            recent_replies=[RecentReply(reply, ts) for reply, ts in self._recent.values()],
+            ledger=replace(self.ledger),
         )
 
     @classmethod
@@ -318,21 +649,55 @@ class Engine:
         engine._balances.update(state.balances)
         for user_id in engine._balances:
             engine._open_by_user[user_id] = {}
-        by_asset: dict[str, list[Position]] = {symbol: [] for symbol in ASSETS}
+            engine._pending_by_user[user_id] = {}
+        entries: dict[str, list[tuple[int, int, int, str]]] = {symbol: [] for symbol in ASSETS}
         for position in state.positions:
-            engine._positions[position.order_id] = position
-            engine._open_by_user[position.user_id][position.order_id] = None
-            by_asset[position.asset].append(position)
-        for asset, positions in by_asset.items():
-            engine._books[asset].add_many(positions)
+            order_id, long = position.order_id, position.side == LONG
+            engine._positions[order_id] = position
+            engine._open_by_user[position.user_id][order_id] = None
+            engine._used += position.margin
+            mine = entries[position.asset]
+            if not long or position.liquidation_price > 0:
+                mine.append(
+                    (
+                        BID_FALLS if long else ASK_RISES,
+                        LIQUIDATION,
+                        position.liquidation_price,
+                        order_id,
+                    )
+                )
+            if position.stop_loss is not None:
+                mine.append(
+                    (BID_FALLS if long else ASK_RISES, STOP_LOSS, position.stop_loss, order_id)
+                )
+            if position.take_profit is not None:
+                mine.append(
+                    (BID_RISES if long else ASK_FALLS, TAKE_PROFIT, position.take_profit, order_id)
+                )
+        for order in state.pending:
+            engine._pending[order.order_id] = order
+            engine._pending_by_user[order.user_id][order.order_id] = None
+            engine._reserved += order.margin
+            entries[order.asset].append(
+                (_fill_direction(order), PENDING, order.trigger_price, order.order_id)
+            )
+        for asset, mine in entries.items():
+            engine._books[asset].add_many(mine)
         engine._closed.update(state.closed)
-        engine._quotes.update(state.quotes)
-        for reply in state.recent_replies:
-            engine._recent[reply.request_id] = reply
-        engine.ledger = Ledger(
-            state.ledger.deposits, state.ledger.realized_pnl, state.ledger.liquidated_margin
-        )
+        engine._quotes.update({asset: replace(q) for asset, q in state.quotes.items()})
+        for reply, ts in state.recent_replies:
+            engine._recent[reply.request_id] = (reply, ts)
+        engine.ledger = replace(state.ledger)
         return engine
+
+
+def _fill_direction(order: PendingOrder) -> int:
+    """Which way the quote must move to fill it: a long limit waits for the ask to fall to its
+    trigger, a long stop for it to rise; a short limit for the bid to rise, a short stop for it
+    to fall."""
+    if order.side == LONG:
+        return ASK_FALLS if order.order_type == LIMIT else ASK_RISES
+    return BID_RISES if order.order_type == LIMIT else BID_FALLS
 
 
 def _validate_trade(command: CreateTrade) -> None:
@@ -358,3 +723,18 @@ def _validate_trade(command: CreateTrade) -> None:
         raise InvalidCommand(f"slippage must be an integer from 0 to {MAX_SLIPPAGE_BPS} bps")
     if quote is not None and (type(quote) is not int or quote <= 0):
         raise InvalidCommand("a quoted price must be a positive integer in the asset's units")
+    order_type, trigger = command.order_type, command.trigger_price
+    if order_type not in ORDER_TYPES:
+        raise InvalidCommand(f"orderType {order_type!r} must be 'market', 'limit' or 'stop'")
+    if order_type == MARKET:
+        if trigger is not None:
+            raise InvalidCommand("triggerPrice is for limit and stop orders only")
+    elif type(trigger) is not int or trigger <= 0:
+        raise InvalidCommand(
+            f"a {order_type} order needs triggerPrice, a positive integer in the asset's units"
+        )
+    stop_loss, take_profit = command.stop_loss, command.take_profit
+    if stop_loss is not None and (type(stop_loss) is not int or stop_loss <= 0):
+        raise InvalidCommand("stopLoss must be a positive integer in the asset's units")
+    if take_profit is not None and (type(take_profit) is not int or take_profit <= 0):
+        raise InvalidCommand("takeProfit must be a positive integer in the asset's units")

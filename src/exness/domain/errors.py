@@ -10,10 +10,13 @@ Every rejection leaves the engine's state exactly as it was. The tree::
     ├── PriceUnavailable        no price has been received for the asset
     │   └── StalePrice          the newest price is older than PRICE_MAX_AGE_S
     ├── DuplicateOrder          the order id is already taken by a different order
+    ├── DeadlineExceeded        the command reached the engine after its sender gave up on it
     └── OrderRejection
         ├── UnknownOrder        no such order
         ├── NotOrderOwner       the order belongs to another user
-        └── OrderAlreadyClosed  the order was closed or liquidated before
+        ├── OrderAlreadyClosed  the order was closed, liquidated or cancelled before
+        ├── OrderNotPending     cancel: the order is not waiting any more (filled, closed...)
+        └── OrderIsPending      close: the order has not filled yet (cancel it instead)
 
 Each class has a stable `code`, the string that travels in replies; adapters map codes
 to transport concerns (HTTP status and so on), the domain does not know about them.
@@ -22,11 +25,14 @@ to transport concerns (HTTP status and so on), the domain does not know about th
 from __future__ import annotations
 
 __all__ = [
+    "DeadlineExceeded",
     "DuplicateOrder",
     "InsufficientBalance",
     "InvalidCommand",
     "NotOrderOwner",
     "OrderAlreadyClosed",
+    "OrderIsPending",
+    "OrderNotPending",
     "OrderRejection",
     "PriceUnavailable",
     "Rejection",
@@ -73,6 +79,10 @@ class DuplicateOrder(Rejection):
     code = "DUPLICATE_ORDER"
 
 
+class DeadlineExceeded(Rejection):
+    code = "DEADLINE_EXCEEDED"
+
+
 class OrderRejection(Rejection):
     code = "ORDER_REJECTED"
 
@@ -87,3 +97,11 @@ class NotOrderOwner(OrderRejection):
 
 class OrderAlreadyClosed(OrderRejection):
     code = "ORDER_ALREADY_CLOSED"
+
+
+class OrderNotPending(OrderRejection):
+    code = "ORDER_NOT_PENDING"
+
+
+class OrderIsPending(OrderRejection):
+    code = "ORDER_IS_PENDING"

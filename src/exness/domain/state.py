@@ -8,11 +8,15 @@ format that the engine service, the snapshot store and tests share.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, NamedTuple
 
 from exness.domain.messages import Quote, Reply
+from exness.domain.orders import PendingOrder
 from exness.domain.positions import Position
 
-__all__ = ["ClosedOrder", "EngineState", "Ledger"]
+__all__ = ["ClosedOrder", "EngineState", "Ledger", "Outcome", "RecentReply"]
+
+Outcome = Literal["closed", "liquidated", "cancelled"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +24,19 @@ class ClosedOrder:
     """What the engine remembers of an order that is no longer open (to answer 403/409)."""
 
     owner: str
-    liquidated: bool
+    outcome: Outcome
+
+    @property
+    def liquidated(self) -> bool:
+        return self.outcome == "liquidated"
+
+
+class RecentReply(NamedTuple):
+    """A state-changing request's answer, kept to answer a redelivery the same way. (A named
+    tuple: one is made per command, and it is the cheapest immutable record to build.)"""
+
+    reply: Reply
+    ts: int  # when it was applied, µs
 
 
 @dataclass(slots=True)
@@ -28,7 +44,7 @@ class Ledger:
     """Running totals that the SPEC §3 invariant is stated in (all cents)."""
 
     deposits: int = 0
-    realized_pnl: int = 0  # of positions closed by hand, after the max(0, m + pnl) floor
+    realized_pnl: int = 0  # of closes other than liquidations, after the max(0, m + pnl) floor
     liquidated_margin: int = 0  # margins lost to liquidation
 
     def expected_value(self) -> int:
@@ -39,7 +55,8 @@ class Ledger:
 class EngineState:
     balances: dict[str, int] = field(default_factory=dict)  # user id -> free cents
     positions: list[Position] = field(default_factory=list)  # open, oldest first
+    pending: list[PendingOrder] = field(default_factory=list)  # waiting, oldest first
     closed: dict[str, ClosedOrder] = field(default_factory=dict)  # order id -> outcome
     quotes: dict[str, Quote] = field(default_factory=dict)  # asset -> newest quote
-    recent_replies: list[Reply] = field(default_factory=list)  # oldest first (dedupe)
+    recent_replies: list[RecentReply] = field(default_factory=list)  # oldest first (dedupe)
     ledger: Ledger = field(default_factory=Ledger)

@@ -31,6 +31,7 @@ from exness.codec.replies import encode_reply
 from exness.codec.snapshot import SnapshotEntry, decode_state, encode_snapshot, encode_state
 from exness.codec.stream_ids import stream_id_key, stream_id_us
 from exness.domain import Engine, EngineConfig, Rejection, Reply
+from exness.domain.errors import DeadlineExceeded
 from exness.domain.messages import db_operations
 from exness.log import get_logger
 from exness.services.runtime import StopSignal, publish_status, run_service, tune_gc
@@ -41,6 +42,7 @@ __all__ = ["EngineService", "RecoveryError", "RecoveryReport", "main"]
 log = get_logger(__name__)
 
 REPLAY_CHUNK = 20_000
+LATE = DeadlineExceeded.code  # not an outcome: the request was not applied
 
 
 class SnapshotSource(Protocol):
@@ -161,12 +163,17 @@ class EngineService:
                 if reply is not None and decoded.reply_to:
                     outputs.replies[decoded.reply_to].append(encode_reply(reply))
             return
-        events = self.engine.apply(decoded.command)
+        command = decoded.command
+        events = self.engine.apply(command)
         if outputs is None:
             return
         answer = events[0]
-        if decoded.reply_to and isinstance(answer, Reply):
-            outputs.replies[decoded.reply_to].append(encode_reply(answer))
+        assert isinstance(answer, Reply)  # the engine answers first
+        encoded = encode_reply(answer)
+        if decoded.reply_to:
+            outputs.replies[decoded.reply_to].append(encoded)
+        if command.request_id.startswith(keys.IDEMPOTENT_PREFIX) and answer.code != LATE:
+            outputs.outcomes[command.request_id] = encoded
         outputs.db_operations.extend(db_operations(events))
 
     def _apply_prices(self, entry: JournalEntry, outputs: BatchOutputs | None) -> None:
@@ -300,7 +307,10 @@ async def serve(settings: Settings, stores: StoreUrls, stop: StopSignal) -> None
     service = EngineService(
         client,
         SnapshotStore(db, keep=settings.snapshots_kept),
-        EngineConfig(price_max_age_us=settings.price_max_age_us),
+        EngineConfig(
+            price_max_age_us=settings.price_max_age_us,
+            spread_markup_bps=settings.spread_markup_bps,
+        ),
         snapshot_interval_s=settings.snapshot_interval_s,
         waiter=waiter,
     )

@@ -142,7 +142,10 @@ async def reconcile(settings: Settings, stores: StoreUrls) -> Reconciliation:
         replay = EngineService(
             client,
             SnapshotStore(snapshot_db, keep=settings.snapshots_kept),
-            EngineConfig(price_max_age_us=settings.price_max_age_us),
+            EngineConfig(
+                price_max_age_us=settings.price_max_age_us,
+                spread_markup_bps=settings.spread_markup_bps,
+            ),
         )
         await replay.recover(emit=False)
         report.journal_id = replay.applied_id

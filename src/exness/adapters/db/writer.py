@@ -46,7 +46,7 @@ from exness.adapters.db.rows import (
     trade_record,
     us_to_datetime,
 )
-from exness.domain.messages import DbOperation, UserCreated
+from exness.domain.messages import DbOperation, TradeClosed, TradeOpened, UserCreated
 
 __all__ = ["DbWriter"]
 
@@ -263,7 +263,7 @@ class DbWriter:
         for operation in operations:
             if isinstance(operation, UserCreated):
                 users.append(operation)
-            else:
+            elif isinstance(operation, TradeOpened | TradeClosed):
                 trades.append(operation)
         has_ticks = any(entry.ticks for entry in prices)
         asset_ids = await self.asset_ids(driver) if trades or has_ticks else {}

@@ -76,12 +76,13 @@ def created_trade(result: PositionOpened) -> TradeCreated:
 
 
 def closed_trade(result: PositionClosed) -> TradeClosedAnswer:
+    close = result.close
     return TradeClosedAnswer(
-        **_position_fields(result.position),
-        closePrice=price(result.position.asset, result.close_price),
-        pnl=usd(result.pnl),
-        liquidated=result.liquidated,
-        closedAt=iso_from_us(result.closed_at),
+        **_position_fields(close.position),
+        closePrice=price(close.position.asset, close.close_price),
+        pnl=usd(close.pnl),
+        liquidated=close.liquidated,
+        closedAt=iso_from_us(close.closed_at),
         balance=result.balance,
     )
 

@@ -99,7 +99,7 @@ async def follow_link(
     if email is None:
         raise ApiError(400, "this sign-in link is invalid, expired or already used", "BAD_LINK")
     user_id, created = await Users(db).sign_in(email)
-    reply = await engine.send(InitializeWallet(engine.new_request_id(), user_id, 0, email))
+    reply = await engine.send(InitializeWallet(engine.new_request_id(), user_id, email))
     if not reply.ok:
         raise ApiError(503, f"the wallet could not be opened: {reply.message}", reply.code)
     log.info("signed in", user_id=user_id, new_user=created)

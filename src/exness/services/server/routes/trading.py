@@ -86,7 +86,6 @@ async def create_trade(
         leverage=body.leverage,
         slippage_bps=body.slippage,
         quote=quote,
-        ts=0,
     )
     return exact(created_trade(answered(await engine.send(command), PositionOpened)))
 
@@ -105,14 +104,14 @@ async def close_trade(
     body: TradeCloseBody, session: SessionDep, engine: EngineDep
 ) -> ExactJSONResponse:
     """Close a position at the engine's latest price; the wallet gets max(0, margin + pnl)."""
-    command = CloseTrade(engine.new_request_id(), session.user_id, body.orderId, 0)
+    command = CloseTrade(engine.new_request_id(), session.user_id, body.orderId)
     return exact(closed_trade(answered(await engine.send(command), PositionClosed)))
 
 
 @router.get("/trades/open", response_model=OpenTrades, responses=ENGINE_FAILURES)
 async def open_trades(session: SessionDep, engine: EngineDep) -> ExactJSONResponse:
     """The trader's open positions, live from the engine, with current price and PnL."""
-    reply = await engine.send(GetOpenTrades(engine.new_request_id(), session.user_id, 0))
+    reply = await engine.send(GetOpenTrades(engine.new_request_id(), session.user_id))
     positions = answered(reply, OpenPositions).positions
     return exact(OpenTrades(trades=[open_trade(item) for item in positions]))
 

@@ -17,12 +17,12 @@ router = APIRouter(tags=["wallet"])
 @router.get("/balance", response_model=Balances, responses=ENGINE_FAILURES)
 async def balance(session: SessionDep, engine: EngineDep) -> ExactJSONResponse:
     """Every balance in the seed's shape: USDC in cents (decimals 2); coins are never held."""
-    reply = await engine.send(GetUserBalance(engine.new_request_id(), session.user_id, 0))
+    reply = await engine.send(GetUserBalance(engine.new_request_id(), session.user_id))
     return exact(balances(answered(reply, Balance).balance))
 
 
 @router.get("/balance/usd", response_model=UsdBalance, responses=ENGINE_FAILURES)
 async def usd_balance(session: SessionDep, engine: EngineDep) -> ExactJSONResponse:
     """The USD balance in cents."""
-    reply = await engine.send(GetUsdcBalance(engine.new_request_id(), session.user_id, 0))
+    reply = await engine.send(GetUsdcBalance(engine.new_request_id(), session.user_id))
     return exact(UsdBalance(balance=answered(reply, Balance).balance))
