@@ -53,8 +53,28 @@ SORT_COLUMNS = {
     "margin": "t.margin",
     "leverage": "t.leverage",
     "openPrice": "t.open_price",
+    # the other columns the seed's web client sorts by
+    "closePrice": "t.close_price",
+    "asset": "a.symbol",
+    "tradeType": "t.trade_type",
+    "status": "(t.closed_at IS NOT NULL)",
+    "duration": "(coalesce(t.closed_at, now()) - t.created_at)",
 }
-SortBy = Literal["createdAt", "closedAt", "pnl", "margin", "leverage", "openPrice"]
+SortBy = Literal[
+    "createdAt",
+    "closedAt",
+    "pnl",
+    "margin",
+    "leverage",
+    "openPrice",
+    "closePrice",
+    "asset",
+    "tradeType",
+    "status",
+    "duration",
+]
+# closed: every settled trade, liquidated ones included (as their `status` says);
+# liquidated: only those
 Status = Literal["all", "open", "closed", "liquidated"]
 
 
@@ -79,7 +99,7 @@ class HistoryFilter:
         if self.status == "open":
             clauses.append("t.closed_at IS NULL")
         elif self.status == "closed":
-            clauses.append("t.closed_at IS NOT NULL AND NOT t.liquidated")
+            clauses.append("t.closed_at IS NOT NULL")
         elif self.status == "liquidated":
             clauses.append("t.liquidated")
         if self.asset is not None:
@@ -125,8 +145,9 @@ WHERE {where}
 """
 
 _PAGE = """
-SELECT t.order_id, a.symbol, t.trade_type, t.margin, t.leverage, t.open_price, t.close_price,
-       t.liquidation_price, t.pnl, t.liquidated, t.created_at, t.closed_at
+SELECT t.id, t.order_id, a.symbol, a.name AS asset_name, a.image_url AS asset_image,
+       t.trade_type, t.margin, t.leverage, t.open_price, t.close_price, t.liquidation_price,
+       t.pnl, t.liquidated, t.created_at, t.closed_at
 FROM trades t JOIN assets a ON a.id = t.asset_id
 WHERE {where}
 ORDER BY {order} NULLS LAST, t.id {direction}
