@@ -15,6 +15,8 @@ from typing import Any, Literal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from exness.domain.candles import Interval
+
 __all__ = ["HistoryFilter", "TradeHistory", "Users", "klines", "trade_history"]
 
 
@@ -189,7 +191,7 @@ async def trade_history(db: AsyncEngine, query: HistoryFilter) -> TradeHistory:
 
 
 _KLINES = """
-SELECT to_timestamp(floor(extract(epoch FROM b.bucket) / :step) * :step) AS start,
+SELECT {candle_start} AS start,
        (array_agg(b.open ORDER BY b.bucket))[1] AS open,
        max(b.high) AS high,
        min(b.low) AS low,
@@ -201,14 +203,23 @@ GROUP BY 1
 ORDER BY 1
 LIMIT :limit
 """
+# A candle's start from a 1-minute bar's (domain/candles.py): a multiple of the length from
+# the origin, or the calendar month in UTC.
+_FIXED_START = (
+    "to_timestamp(floor((extract(epoch FROM b.bucket) - :origin) / :step) * :step + :origin)"
+)
+_MONTH_START = "date_trunc('month', b.bucket AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
 
 
 async def klines(
-    db: AsyncEngine, asset: str, step_s: int, start: datetime, end: datetime, limit: int
+    db: AsyncEngine, asset: str, interval: Interval, start: datetime, end: datetime, limit: int
 ) -> list[dict[str, Any]]:
+    """The candles of `interval` from the 1-minute bars in `[start, end)` (both boundaries of
+    the interval), oldest first, at most `limit`; a candle without a bar is left out."""
+    sql = _KLINES.format(candle_start=_MONTH_START if interval.monthly else _FIXED_START)
+    params: dict[str, Any] = {"asset": asset, "start": start, "end": end, "limit": limit}
+    if not interval.monthly:
+        params |= {"step": interval.seconds, "origin": interval.origin_s}
     async with db.connect() as connection:
-        result = await connection.execute(
-            text(_KLINES),
-            {"asset": asset, "step": step_s, "start": start, "end": end, "limit": limit},
-        )
+        result = await connection.execute(text(sql), params)
         return [dict(row._mapping) for row in result]

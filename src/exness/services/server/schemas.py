@@ -190,12 +190,20 @@ class SupportedAssets(BaseModel):
     assets: list[SupportedAsset]
 
 
+KlineInterval = Literal[
+    "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1month"
+]
+
+
 class Kline(BaseModel):
+    """A candle in Backpack's format: times and values are strings."""
+
     start: str = Field(description="UTC, 'YYYY-MM-DD HH:MM:SS'")
-    end: str
+    end: str = Field(description="the next candle's start")
     open: str
     high: str
     low: str
     close: str
-    volume: str
+    volume: str = Field(description="always 0: bookTicker quotes carry no volume")
+    quoteVolume: str = Field(description="always 0")
     trades: str = Field(description="price updates in the interval")
