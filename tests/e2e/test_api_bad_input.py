@@ -235,7 +235,8 @@ def test_bad_close_bodies_are_4xx(trader: Trader, unchanged: None, case: str):
 HISTORY_CASES: dict[str, dict[str, str]] = {
     "unknown status": {"status": "pending"},
     "limit 0": {"limit": "0"},
-    "limit 1000": {"limit": "1000"},
+    "limit over 1000": {"limit": "1001"},
+    "unknown tradeType in capitals": {"tradeType": "UP"},
     "limit not a number": {"limit": "ten"},
     "limit a float": {"limit": "2.5"},
     "negative offset": {"offset": "-1"},

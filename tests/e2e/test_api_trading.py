@@ -127,7 +127,7 @@ def test_a_crossing_quote_liquidates_and_the_history_shows_it(stack: Stack):
     )
     assert trader.balance() == 500_000 - 3500  # the margin is lost, nothing comes back
 
-    row = trader.history_row(short["orderId"], "liquidated")
+    row = trader.history_row(short["orderId"], "closed")  # closed, by liquidation
     assert row["liquidated"] is True and row["type"] == "short"
     assert_exactly(row["pnl"], "-20.00")
     assert_exactly(row["margin"], "20.00")
@@ -216,7 +216,7 @@ def book(stack: Stack) -> tuple[Trader, dict[str, dict]]:
     wait_until(
         lambda: (
             trader.history(status="open")["pagination"]["total"] == 2
-            and trader.history(status="closed")["pagination"]["total"] == 2
+            and trader.history(status="closed")["pagination"]["total"] == 3
             and trader.history(status="liquidated")["pagination"]["total"] == 1
         ),
         20,
@@ -235,12 +235,15 @@ HISTORY_CASES = [
     ({}, ["t5", "t4", "t3", "t2", "t1"]),  # newest first by default
     ({"status": "all", "sortOrder": "asc"}, ["t1", "t2", "t3", "t4", "t5"]),
     ({"status": "open", "sortOrder": "asc"}, ["t4", "t5"]),
-    ({"status": "closed", "sortOrder": "asc"}, ["t1", "t2"]),
+    ({"status": "closed", "sortOrder": "asc"}, ["t1", "t2", "t3"]),  # liquidated included
+    ({"status": "closed", "liquidated": "false", "sortOrder": "asc"}, ["t1", "t2"]),
     ({"status": "liquidated"}, ["t3"]),
     ({"asset": "SOL", "sortOrder": "asc"}, ["t1", "t3"]),
     ({"asset": "BTC"}, ["t4"]),
     ({"tradeType": "short", "sortOrder": "asc"}, ["t2", "t3"]),
     ({"tradeType": "long", "asset": "ETH"}, ["t5"]),
+    ({"tradeType": "SHORT", "sortOrder": "asc"}, ["t2", "t3"]),  # any case
+    ({"tradeType": "Long", "sortOrder": "asc"}, ["t1", "t4", "t5"]),
     ({"profitable": "true"}, ["t1"]),
     ({"profitable": "false", "sortOrder": "asc"}, ["t2", "t3"]),
     ({"liquidated": "true"}, ["t3"]),
@@ -251,6 +254,11 @@ HISTORY_CASES = [
     ({"sortBy": "leverage"}, ["t3", "t1", "t2", "t5", "t4"]),
     ({"sortBy": "openPrice", "sortOrder": "asc"}, ["t1", "t3", "t2", "t5", "t4"]),
     ({"sortBy": "closedAt", "sortOrder": "asc"}, ["t3", "t1", "t2", "t4", "t5"]),
+    # the other columns the seed's web client sorts by
+    ({"sortBy": "closePrice", "sortOrder": "asc"}, ["t1", "t3", "t2", "t4", "t5"]),
+    ({"sortBy": "asset", "sortOrder": "asc"}, ["t4", "t2", "t5", "t1", "t3"]),
+    ({"sortBy": "tradeType", "sortOrder": "asc"}, ["t1", "t4", "t5", "t2", "t3"]),
+    ({"sortBy": "status", "sortOrder": "asc"}, ["t4", "t5", "t1", "t2", "t3"]),
 ]
 
 
@@ -289,7 +297,7 @@ def test_history_pagination(book):
     beyond = trader.history(limit=2, offset=10)
     assert beyond["data"] == [] and beyond["pagination"]["hasMore"] is False
     filtered = trader.history(status="closed", limit=1)
-    assert filtered["pagination"] == {"total": 2, "limit": 1, "offset": 0, "hasMore": True}
+    assert filtered["pagination"] == {"total": 3, "limit": 1, "offset": 0, "hasMore": True}
 
 
 def test_history_rows_and_analytics_are_exact(book):
@@ -298,7 +306,7 @@ def test_history_rows_and_analytics_are_exact(book):
     assert answer["success"] is True
     rows = {row["orderId"]: row for row in answer["data"]}
     t3 = rows[trades["t3"]["orderId"]]
-    assert t3["status"] == "liquidated" and t3["liquidated"] is True
+    assert t3["status"] == "closed" and t3["liquidated"] is True
     assert_exactly(t3["pnl"], "-3.00")
     assert_exactly(t3["closePrice"], "102")
     t4 = rows[trades["t4"]["orderId"]]

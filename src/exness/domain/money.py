@@ -14,6 +14,7 @@ __all__ = [
     "USD_DECIMALS",
     "ceil_div",
     "div_round_half_even",
+    "percent",
     "round_half_even",
     "to_decimal",
 ]
@@ -50,3 +51,12 @@ def ceil_div(numerator: int, denominator: int) -> int:
 def to_decimal(minor_units: int, decimals: int) -> Decimal:
     """Minor units as an exact decimal in human units: `to_decimal(-1250, 2)` is `-12.50`."""
     return Decimal(minor_units).scaleb(-decimals)
+
+
+def percent(
+    part: int | Decimal | Fraction, whole: int | Decimal | Fraction, places: int = 2
+) -> Decimal:
+    """`part / whole × 100`, exact, rounded half-to-even to `places` decimals:
+    `percent(Decimal("-0.50"), Decimal("5.00"))` is `-10.00`."""
+    scaled = Fraction(part) * 100 * 10**places / Fraction(whole)
+    return to_decimal(round_half_even(scaled), places)

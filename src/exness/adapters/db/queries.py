@@ -15,6 +15,8 @@ from typing import Any, Literal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from exness.domain.candles import Interval
+
 __all__ = ["HistoryFilter", "TradeHistory", "Users", "klines", "trade_history"]
 
 
@@ -53,8 +55,28 @@ SORT_COLUMNS = {
     "margin": "t.margin",
     "leverage": "t.leverage",
     "openPrice": "t.open_price",
+    # the other columns the seed's web client sorts by
+    "closePrice": "t.close_price",
+    "asset": "a.symbol",
+    "tradeType": "t.trade_type",
+    "status": "(t.closed_at IS NOT NULL)",
+    "duration": "(coalesce(t.closed_at, now()) - t.created_at)",
 }
-SortBy = Literal["createdAt", "closedAt", "pnl", "margin", "leverage", "openPrice"]
+SortBy = Literal[
+    "createdAt",
+    "closedAt",
+    "pnl",
+    "margin",
+    "leverage",
+    "openPrice",
+    "closePrice",
+    "asset",
+    "tradeType",
+    "status",
+    "duration",
+]
+# closed: every settled trade, liquidated ones included (as their `status` says);
+# liquidated: only those
 Status = Literal["all", "open", "closed", "liquidated"]
 
 
@@ -79,7 +101,7 @@ class HistoryFilter:
         if self.status == "open":
             clauses.append("t.closed_at IS NULL")
         elif self.status == "closed":
-            clauses.append("t.closed_at IS NOT NULL AND NOT t.liquidated")
+            clauses.append("t.closed_at IS NOT NULL")
         elif self.status == "liquidated":
             clauses.append("t.liquidated")
         if self.asset is not None:
@@ -125,8 +147,9 @@ WHERE {where}
 """
 
 _PAGE = """
-SELECT t.order_id, a.symbol, t.trade_type, t.margin, t.leverage, t.open_price, t.close_price,
-       t.liquidation_price, t.pnl, t.liquidated, t.created_at, t.closed_at
+SELECT t.id, t.order_id, a.symbol, a.name AS asset_name, a.image_url AS asset_image,
+       t.trade_type, t.margin, t.leverage, t.open_price, t.close_price, t.liquidation_price,
+       t.pnl, t.liquidated, t.created_at, t.closed_at
 FROM trades t JOIN assets a ON a.id = t.asset_id
 WHERE {where}
 ORDER BY {order} NULLS LAST, t.id {direction}
@@ -168,7 +191,7 @@ async def trade_history(db: AsyncEngine, query: HistoryFilter) -> TradeHistory:
 
 
 _KLINES = """
-SELECT to_timestamp(floor(extract(epoch FROM b.bucket) / :step) * :step) AS start,
+SELECT {candle_start} AS start,
        (array_agg(b.open ORDER BY b.bucket))[1] AS open,
        max(b.high) AS high,
        min(b.low) AS low,
@@ -180,14 +203,23 @@ GROUP BY 1
 ORDER BY 1
 LIMIT :limit
 """
+# A candle's start from a 1-minute bar's (domain/candles.py): a multiple of the length from
+# the origin, or the calendar month in UTC.
+_FIXED_START = (
+    "to_timestamp(floor((extract(epoch FROM b.bucket) - :origin) / :step) * :step + :origin)"
+)
+_MONTH_START = "date_trunc('month', b.bucket AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
 
 
 async def klines(
-    db: AsyncEngine, asset: str, step_s: int, start: datetime, end: datetime, limit: int
+    db: AsyncEngine, asset: str, interval: Interval, start: datetime, end: datetime, limit: int
 ) -> list[dict[str, Any]]:
+    """The candles of `interval` from the 1-minute bars in `[start, end)` (both boundaries of
+    the interval), oldest first, at most `limit`; a candle without a bar is left out."""
+    sql = _KLINES.format(candle_start=_MONTH_START if interval.monthly else _FIXED_START)
+    params: dict[str, Any] = {"asset": asset, "start": start, "end": end, "limit": limit}
+    if not interval.monthly:
+        params |= {"step": interval.seconds, "origin": interval.origin_s}
     async with db.connect() as connection:
-        result = await connection.execute(
-            text(_KLINES),
-            {"asset": asset, "step": step_s, "start": start, "end": end, "limit": limit},
-        )
+        result = await connection.execute(text(sql), params)
         return [dict(row._mapping) for row in result]

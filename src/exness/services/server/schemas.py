@@ -99,25 +99,46 @@ class OpenTrades(BaseModel):
 
 
 class HistoryTrade(BaseModel):
+    """A trade as the history shows it: our fields, and those the seed's web client reads
+    (`id`, `tradeType`, `assetName`, `assetImage`, `isProfitable`, `pnlPercentage`,
+    `duration`, `durationInSeconds`; SPEC §4)."""
+
+    id: str = Field(
+        description="the trade's row id (digits; a string, as the seed's client has it)"
+    )
     orderId: str
     asset: Asset
+    assetName: str = Field(description="e.g. Solana")
+    assetImage: str = Field(description="URL of the asset's logo")
     type: TradeType
-    status: Literal["open", "closed", "liquidated"]
+    tradeType: TradeType = Field(description="the same as type")
+    status: Literal["open", "closed"] = Field(
+        description="closed once settled, by the trader or by liquidation (see liquidated)"
+    )
     margin: Human = Field(description="USD")
     leverage: int
     openPrice: Human
     closePrice: Human | None
     liquidationPrice: Human | None
     pnl: Human | None = Field(description="USD, realized")
+    pnlPercentage: Human | None = Field(
+        description="pnl ÷ margin × 100, 2 decimals, half-to-even; null while open"
+    )
+    isProfitable: bool = Field(description="pnl > 0 (false while open)")
     liquidated: bool
     createdAt: str
     closedAt: str | None
+    duration: str = Field(
+        description='whole units, up to now while open, to the close once closed: "45s", '
+        '"12m", "3h 5m", "2d 4h"'
+    )
+    durationInSeconds: int = Field(description="the same, in whole seconds")
 
 
 class HistoryAnalytics(BaseModel):
     totalTrades: int
     openTrades: int
-    closedTrades: int
+    closedTrades: int = Field(description="settled and not liquidated")
     liquidatedTrades: int
     profitableTrades: int
     losingTrades: int
@@ -169,12 +190,20 @@ class SupportedAssets(BaseModel):
     assets: list[SupportedAsset]
 
 
+KlineInterval = Literal[
+    "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1month"
+]
+
+
 class Kline(BaseModel):
+    """A candle in Backpack's format: times and values are strings."""
+
     start: str = Field(description="UTC, 'YYYY-MM-DD HH:MM:SS'")
-    end: str
+    end: str = Field(description="the next candle's start")
     open: str
     high: str
     low: str
     close: str
-    volume: str
+    volume: str = Field(description="always 0: bookTicker quotes carry no volume")
+    quoteVolume: str = Field(description="always 0")
     trades: str = Field(description="price updates in the interval")

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from exness.domain.assets import ASSETS
 from exness.domain.messages import OpenPosition, PositionClosed, PositionOpened
-from exness.domain.money import USD_DECIMALS, to_decimal
+from exness.domain.money import USD_DECIMALS, percent, to_decimal
 from exness.domain.positions import Position
 from exness.services.server.schemas import (
     AssetBalance,
@@ -27,6 +27,7 @@ __all__ = [
     "balances",
     "closed_trade",
     "created_trade",
+    "duration",
     "history_trade",
     "iso_from_us",
     "open_trade",
@@ -107,29 +108,48 @@ def _plain(value: Decimal, places: int) -> Decimal:
     return value.quantize(Decimal(1).scaleb(-places))
 
 
-def history_trade(row: dict[str, Any]) -> HistoryTrade:
+def duration(seconds: int) -> str:
+    """A trade's age as the seed's clients show it, in whole units: "45s", "12m", "3h 5m",
+    "2d 4h"."""
+    seconds = max(0, seconds)
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if minutes == 0:
+        return f"{seconds}s"
+    if hours == 0:
+        return f"{minutes}m"
+    if days == 0:
+        return f"{hours}h {minutes % 60}m"
+    return f"{days}d {hours % 24}h"
+
+
+def history_trade(row: dict[str, Any], now: datetime) -> HistoryTrade:
+    """A trades row (with its asset's symbol, name and image) as a history item; an open
+    trade's duration runs up to `now`."""
     asset = row["symbol"]
     places = ASSETS[asset].decimals
-    status: Literal["open", "closed", "liquidated"]
-    if row["liquidated"]:
-        status = "liquidated"
-    elif row["closed_at"] is not None:
-        status = "closed"
-    else:
-        status = "open"
-    close_price = row["close_price"]
+    closed_at, close_price, pnl = row["closed_at"], row["close_price"], row["pnl"]
+    side = row["trade_type"].lower()
+    seconds = max(0, ((closed_at or now) - row["created_at"]) // timedelta(seconds=1))
     return HistoryTrade(
+        id=str(row["id"]),
         orderId=row["order_id"],
         asset=asset,
-        type=row["trade_type"].lower(),
-        status=status,
+        assetName=row["asset_name"],
+        assetImage=row["asset_image"],
+        type=side,
+        tradeType=side,
+        status="open" if closed_at is None else "closed",
         margin=row["margin"],
         leverage=row["leverage"],
         openPrice=_plain(row["open_price"], places),
         closePrice=None if close_price is None else _plain(close_price, places),
         liquidationPrice=_plain(row["liquidation_price"], places),
-        pnl=row["pnl"],
+        pnl=pnl,
+        pnlPercentage=None if closed_at is None or pnl is None else percent(pnl, row["margin"]),
+        isProfitable=pnl is not None and pnl > 0,
         liquidated=row["liquidated"],
         createdAt=iso_from_datetime(row["created_at"]),
-        closedAt=iso(row["closed_at"]),
+        closedAt=iso(closed_at),
+        duration=duration(seconds),
+        durationInSeconds=seconds,
     )

@@ -34,7 +34,6 @@ from exness.services.server.schemas import (
     TradeClosedAnswer,
     TradeCreateBody,
     TradeCreated,
-    TradeType,
 )
 from exness.services.server.views import closed_trade, created_trade, history_trade, open_trade
 
@@ -117,6 +116,8 @@ async def open_trades(session: SessionDep, engine: EngineDep) -> ExactJSONRespon
 
 
 WHEN = "ISO 8601 date or date-time (UTC unless it says), or epoch seconds"
+MAX_HISTORY_LIMIT = 1000  # the seed's web client asks for 1000 at once
+TRADE_TYPE_ANY_CASE = "^([Ll][Oo][Nn][Gg]|[Ss][Hh][Oo][Rr][Tt])$"
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -130,12 +131,18 @@ async def history_filter(
     session: SessionDep,
     status: Status = "all",
     asset: Asset | None = None,
-    tradeType: TradeType | None = None,
+    tradeType: Annotated[
+        str | None,
+        Query(
+            description="long or short, in any case (LONG, Long)",
+            json_schema_extra={"pattern": TRADE_TYPE_ANY_CASE},
+        ),
+    ] = None,
     profitable: bool | None = None,
     liquidated: bool | None = None,
     fromDate: Annotated[datetime | None, Query(description=WHEN)] = None,
     toDate: Annotated[datetime | None, Query(description=WHEN)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_LIMIT)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     sortBy: SortBy = "createdAt",
     sortOrder: Literal["asc", "desc"] = "desc",
@@ -143,11 +150,14 @@ async def history_filter(
     fromDate, toDate = _utc(fromDate), _utc(toDate)
     if fromDate and toDate and fromDate > toDate:
         raise ApiError(400, "fromDate is after toDate", "INVALID_REQUEST")
+    side = None if tradeType is None else tradeType.lower()
+    if side not in (None, "long", "short"):
+        raise ApiError(400, "tradeType must be long or short (in any case)", "INVALID_REQUEST")
     return HistoryFilter(
         session.user_id,
         status,
         asset,
-        tradeType,
+        side,
         profitable,
         liquidated,
         fromDate,
@@ -166,9 +176,10 @@ async def history(
     """The trader's trades from the main DB, filtered, sorted and paginated, with analytics
     over everything the filter matches."""
     found = await trade_history(db, query)
+    now = datetime.now(UTC)
     return exact(
         History(
-            data=[history_trade(row) for row in found.rows],
+            data=[history_trade(row, now) for row in found.rows],
             analytics=HistoryAnalytics(**found.analytics),
             pagination=Pagination(
                 total=found.total,
