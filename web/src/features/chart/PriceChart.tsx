@@ -54,7 +54,7 @@ export function PriceChart({ asset, candles, lines, label }: Props) {
         attributionLogo: false,
       },
       grid: { vertLines: { color: COLORS.grid }, horzLines: { color: COLORS.grid } },
-      timeScale: { timeVisible: true, secondsVisible: false },
+      timeScale: { timeVisible: true, secondsVisible: false, rightOffset: 4 },
     });
     chart.current = created;
     series.current = created.addSeries(CandlestickSeries, {

@@ -19,7 +19,7 @@ export function HistoryPage() {
   const page = history.data;
   return (
     <main id="main" className="page history">
-      <h1>History</h1>
+      <h1>Trade history</h1>
       {page && (
         <dl className="facts inline" aria-label="Summary">
           <dt>Trades</dt>

@@ -16,9 +16,12 @@ export function HistoryTable({ trades }: { trades: readonly HistoryTrade[] }) {
         <caption id="history-caption">History</caption>
         <thead>
           <tr>
-            <th scope="col">Opened</th>
             <th scope="col">Market</th>
             <th scope="col">Side</th>
+            <th scope="col" className="num">
+              PnL
+            </th>
+            <th scope="col">Status</th>
             <th scope="col" className="num">
               Margin
             </th>
@@ -31,10 +34,7 @@ export function HistoryTable({ trades }: { trades: readonly HistoryTrade[] }) {
             <th scope="col" className="num">
               Close
             </th>
-            <th scope="col" className="num">
-              PnL
-            </th>
-            <th scope="col">Status</th>
+            <th scope="col">Opened</th>
             <th scope="col">Closed</th>
           </tr>
         </thead>
@@ -48,9 +48,10 @@ export function HistoryTable({ trades }: { trades: readonly HistoryTrade[] }) {
           )}
           {trades.map((trade) => (
             <tr key={trade.orderId}>
-              <td>{when(trade.openedAt)}</td>
               <th scope="row">{trade.asset}/USD</th>
               <td className={trade.side === "long" ? "gain" : "loss"}>{trade.side}</td>
+              <td className="num">{trade.pnl === null ? "—" : <Usd cents={trade.pnl} signed />}</td>
+              <td>{trade.status}</td>
               <td className="num">
                 <Usd cents={trade.margin} />
               </td>
@@ -61,8 +62,7 @@ export function HistoryTable({ trades }: { trades: readonly HistoryTrade[] }) {
               <td className="num">
                 <Price asset={trade.asset} units={trade.closePrice} />
               </td>
-              <td className="num">{trade.pnl === null ? "—" : <Usd cents={trade.pnl} signed />}</td>
-              <td>{trade.status}</td>
+              <td>{when(trade.openedAt)}</td>
               <td>{when(trade.closedAt)}</td>
             </tr>
           ))}

@@ -55,6 +55,9 @@ export function OpenPositions({ positions, error, onClosed }: Props) {
               <th scope="col">Market</th>
               <th scope="col">Side</th>
               <th scope="col" className="num">
+                PnL
+              </th>
+              <th scope="col" className="num">
                 Margin
               </th>
               <th scope="col" className="num">
@@ -69,10 +72,7 @@ export function OpenPositions({ positions, error, onClosed }: Props) {
               <th scope="col" className="num">
                 Liquidation
               </th>
-              <th scope="col" className="num">
-                PnL
-              </th>
-              <th scope="col">
+              <th scope="col" className="sticky-end">
                 <span className="visually-hidden">Actions</span>
               </th>
             </tr>
@@ -97,6 +97,9 @@ export function OpenPositions({ positions, error, onClosed }: Props) {
                   </th>
                   <td className={position.side === "long" ? "gain" : "loss"}>{position.side}</td>
                   <td className="num">
+                    {position.pnl === null ? "—" : <Usd cents={position.pnl} signed />}
+                  </td>
+                  <td className="num">
                     <Usd cents={position.margin} />
                   </td>
                   <td className="num">{position.leverage}x</td>
@@ -109,10 +112,7 @@ export function OpenPositions({ positions, error, onClosed }: Props) {
                   <td className="num">
                     <Price asset={position.asset} units={position.liquidationPrice} />
                   </td>
-                  <td className="num">
-                    {position.pnl === null ? "—" : <Usd cents={position.pnl} signed />}
-                  </td>
-                  <td>
+                  <td className="sticky-end">
                     <button
                       type="button"
                       className="close"
