@@ -10,7 +10,7 @@ import os
 import secrets
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -22,6 +22,7 @@ __all__ = ["Settings", "SettingsError", "get_settings"]
 _PLACEHOLDER_SECRETS = {"changeme", "changethis", "secret", "jwt_secret", "your-secret", "password"}
 _MIN_SECRET_LENGTH = 32
 _JWT_SECRET_FILE = "jwt_secret"
+_DEFAULT_BACKEND_URL = "http://localhost:8002"
 
 
 class SettingsError(Exception):
@@ -49,8 +50,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8002, ge=1, le=65535)
     server_workers: int = Field(1, ge=1, le=64)
-    backend_url: str = "http://localhost:8002"
-    frontend_url: str = "http://localhost:3000"
+    backend_url: str = _DEFAULT_BACKEND_URL
+    # Unset: BACKEND_URL, so the sign-in link lands on the platform's own web terminal (§6).
+    frontend_url: str = _DEFAULT_BACKEND_URL
     rate_limit_per_minute: int = Field(600, ge=0)
     engine_rpc_timeout_s: float = Field(5.0, gt=0, le=120)
 
@@ -85,6 +87,13 @@ class Settings(BaseSettings):
     web_dist: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _frontend_defaults_to_backend(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("frontend_url") and data.get("backend_url"):
+            return {**data, "frontend_url": data["backend_url"]}
+        return data
 
     @field_validator("redis_url")
     @classmethod
