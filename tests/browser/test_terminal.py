@@ -173,7 +173,8 @@ def test_a_first_session_in_the_terminal(
 
 
 def test_the_keyboard_reaches_the_ticket_with_a_visible_focus(web_stack: Stack, browser: Browser):
-    """Every control is reachable by Tab, and the focused one is outlined."""
+    """Signing in and reaching the ticket by keyboard alone; the focused control is outlined;
+    a refused email is explained next to the form."""
     context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=web_stack.api)
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
@@ -183,6 +184,12 @@ def test_the_keyboard_reaches_the_ticket_with_a_visible_focus(web_stack: Stack, 
         expect(page.get_by_label("Email")).to_be_visible()
         page.keyboard.press("Tab")
         expect(page.get_by_label("Email")).to_be_focused()
+        page.keyboard.type("not-an-email")
+        page.keyboard.press("Enter")
+        # the server's refusal, in words, next to the field it is about
+        expect(page.get_by_role("alert")).to_contain_text("email")
+        expect(page.get_by_label("Email")).to_have_attribute("aria-invalid", "true")
+        page.get_by_label("Email").fill("")
         page.keyboard.type(email)
         page.keyboard.press("Enter")  # submits the form
         expect(page.get_by_role("heading", name="Check your mail")).to_be_visible()

@@ -12,8 +12,7 @@
 // every event after the last it saw ("since"); the server replays them, or answers "resync"
 // when they are too old, and then the screens reload over REST. An event the client already
 // saw (a replay overlap) is dropped; a jump in traderSeq also means "reload over REST".
-import { parseJson } from "./json";
-import { numberText } from "./json";
+import { numberText, parseJson } from "./json";
 import type { WireObject } from "./wire";
 
 export type SocketState = "connecting" | "open" | "reconnecting" | "closed";

@@ -1,11 +1,14 @@
-import { useMemo, useState } from "react";
+import { lazy, Suspense, useMemo, useState } from "react";
 import { klines, type Interval, type OpenPosition } from "../../api";
 import type { AssetSymbol } from "../../lib/assets";
 import { formatPrice } from "../../lib/money";
 import { ErrorText } from "../../shared/ErrorText";
 import { useResource } from "../../shared/useResource";
 import { IntervalButtons } from "./IntervalButtons";
-import { PriceChart, type PriceLine } from "./PriceChart";
+import type { PriceLine } from "./PriceChart";
+
+// lightweight-charts is most of the bundle: the sign-in page does not wait for it.
+const PriceChart = lazy(async () => ({ default: (await import("./PriceChart")).PriceChart }));
 
 interface Props {
   asset: AssetSymbol;
@@ -13,7 +16,7 @@ interface Props {
 }
 
 export function ChartPanel({ asset, positions }: Props) {
-  const [interval, setInterval] = useState<Interval>("1m");
+  const [interval, setCandleInterval] = useState<Interval>("1m");
   const candles = useResource(
     (signal) => klines(asset, interval, { signal }),
     `${asset}:${interval}`,
@@ -44,9 +47,11 @@ export function ChartPanel({ asset, positions }: Props) {
           {asset}/USD{" "}
           <span className="num muted">{last ? formatPrice(asset, last.close) : ""}</span>
         </h2>
-        <IntervalButtons value={interval} onChange={setInterval} />
+        <IntervalButtons value={interval} onChange={setCandleInterval} />
       </div>
-      <PriceChart asset={asset} candles={data} lines={lines} label={label} />
+      <Suspense fallback={<div className="chart" role="img" aria-label={label} />}>
+        <PriceChart asset={asset} candles={data} lines={lines} label={label} />
+      </Suspense>
       {!candles.loading && data.length === 0 && !candles.error && (
         <p className="muted">No {asset} prices have been received in this interval yet.</p>
       )}
