@@ -50,7 +50,13 @@ export function ChartPanel({ asset, positions }: Props) {
         <IntervalButtons value={interval} onChange={setCandleInterval} />
       </div>
       <Suspense fallback={<div className="chart" role="img" aria-label={label} />}>
-        <PriceChart asset={asset} candles={data} lines={lines} label={label} />
+        <PriceChart
+          asset={asset}
+          series={`${asset}:${interval}`}
+          candles={data}
+          lines={lines}
+          label={label}
+        />
       </Suspense>
       {!candles.loading && data.length === 0 && !candles.error && (
         <p className="muted">No {asset} prices have been received in this interval yet.</p>

@@ -23,6 +23,8 @@ export interface PriceLine {
 
 interface Props {
   asset: AssetSymbol;
+  /** what the candles are of ("SOL:1m"): a new one resets the view to the latest candles */
+  series: string;
   candles: readonly Candle[];
   lines: readonly PriceLine[];
   label: string;
@@ -38,11 +40,11 @@ const COLORS = {
   liquidation: "#f6a609",
 };
 
-export function PriceChart({ asset, candles, lines, label }: Props) {
+export function PriceChart({ asset, series: seriesKey, candles, lines, label }: Props) {
   const container = useRef<HTMLDivElement>(null);
   const chart = useRef<IChartApi>(null);
   const series = useRef<ISeriesApi<"Candlestick">>(null);
-  const drawnAsset = useRef<AssetSymbol>(null);
+  const drawn = useRef<string>(null);
 
   useEffect(() => {
     if (!container.current) return;
@@ -68,7 +70,7 @@ export function PriceChart({ asset, candles, lines, label }: Props) {
       created.remove();
       chart.current = null;
       series.current = null;
-      drawnAsset.current = null;
+      drawn.current = null;
     };
   }, []);
 
@@ -79,11 +81,11 @@ export function PriceChart({ asset, candles, lines, label }: Props) {
     chart.current?.applyOptions({ localization: { priceFormatter: label } });
     candleSeries.applyOptions({ priceFormat: { type: "custom", minMove: 1, formatter: label } });
     candleSeries.setData(toChartCandles(candles));
-    if (drawnAsset.current !== asset) {
-      chart.current?.timeScale().fitContent();
-      drawnAsset.current = asset;
+    if (drawn.current !== seriesKey) {
+      chart.current?.timeScale().resetTimeScale(); // the default bar spacing, the latest at the right
+      drawn.current = seriesKey;
     }
-  }, [asset, candles]);
+  }, [asset, seriesKey, candles]);
 
   useEffect(() => {
     const candleSeries = series.current;
