@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     redis_appendfsync: Literal["always", "everysec", "no"] = "everysec"
 
     exness_home: Path = Path(".exness")
+    # The built web terminal (`make web`); unset: the repository's web/dist.
+    web_dist: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
 

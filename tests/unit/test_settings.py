@@ -31,6 +31,14 @@ def test_defaults_follow_the_spec():
     assert settings.backend_url == settings.frontend_url == "http://127.0.0.1:8002"
 
 
+def test_the_sign_in_link_lands_on_the_platforms_own_terminal_by_default(monkeypatch):
+    assert get_settings().frontend_url == get_settings().backend_url == "http://127.0.0.1:8002"
+    monkeypatch.setenv("BACKEND_URL", "https://trade.example.com/")
+    assert get_settings().frontend_url == "https://trade.example.com"
+    monkeypatch.setenv("FRONTEND_URL", "http://localhost:3000")
+    assert get_settings().frontend_url == "http://localhost:3000"
+
+
 def test_snapshot_url_defaults_to_the_main_database(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@/exness?host=/tmp")
     assert get_settings().snapshot_url == "postgresql://postgres@/exness?host=/tmp"

@@ -17,6 +17,7 @@ from exness.services.server.ratelimit import RateLimitMiddleware
 from exness.services.server.resources import Resources, connected, install
 from exness.services.server.responses import ExactJSONResponse, dumps
 from exness.services.server.routes import auth, market, ops, trading, wallet
+from exness.services.server.webapp import install_web_app
 from exness.settings import Settings, get_settings
 
 __all__ = ["create_app"]
@@ -116,4 +117,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(ops.router)  # /health and /metrics, unlimited
     app.include_router(ops.router, prefix="/api/v1", include_in_schema=False)
+
+    # The web terminal (SPEC §9) answers what no route matched: after every router.
+    install_web_app(app, settings.web_dist)
     return app

@@ -1,0 +1,119 @@
+// The candlestick chart (lightweight-charts), with a price line per open position's entry
+// and liquidation. §8 will push the current candle through `candles`; SL/TP and pending
+// triggers are more `lines`.
+import {
+  CandlestickSeries,
+  ColorType,
+  createChart,
+  type IChartApi,
+  type IPriceLine,
+  type ISeriesApi,
+  LineStyle,
+} from "lightweight-charts";
+import { useEffect, useRef } from "react";
+import type { Candle } from "../../api";
+import type { AssetSymbol } from "../../lib/assets";
+import { chartPriceLabel, toChartCandles, toChartUnits } from "./chartData";
+
+export interface PriceLine {
+  units: bigint;
+  title: string;
+  kind: "entry" | "liquidation";
+}
+
+interface Props {
+  asset: AssetSymbol;
+  /** what the candles are of ("SOL:1m"): a new one resets the view to the latest candles */
+  series: string;
+  candles: readonly Candle[];
+  lines: readonly PriceLine[];
+  label: string;
+}
+
+const COLORS = {
+  background: "#131a21",
+  text: "#c5ced8",
+  grid: "#1f2933",
+  up: "#2ebd85",
+  down: "#f6465d",
+  entry: "#8ab4f8",
+  liquidation: "#f6a609",
+};
+
+export function PriceChart({ asset, series: seriesKey, candles, lines, label }: Props) {
+  const container = useRef<HTMLDivElement>(null);
+  const chart = useRef<IChartApi>(null);
+  const series = useRef<ISeriesApi<"Candlestick">>(null);
+  const drawn = useRef<string>(null);
+
+  useEffect(() => {
+    if (!container.current) return;
+    const created = createChart(container.current, {
+      autoSize: true,
+      layout: {
+        background: { type: ColorType.Solid, color: COLORS.background },
+        textColor: COLORS.text,
+        attributionLogo: false,
+      },
+      grid: { vertLines: { color: COLORS.grid }, horzLines: { color: COLORS.grid } },
+      timeScale: { timeVisible: true, secondsVisible: false, rightOffset: 4 },
+    });
+    chart.current = created;
+    series.current = created.addSeries(CandlestickSeries, {
+      upColor: COLORS.up,
+      downColor: COLORS.down,
+      borderVisible: false,
+      wickUpColor: COLORS.up,
+      wickDownColor: COLORS.down,
+    });
+    return () => {
+      created.remove();
+      chart.current = null;
+      series.current = null;
+      drawn.current = null;
+    };
+  }, []);
+
+  useEffect(() => {
+    const candleSeries = series.current;
+    if (!candleSeries) return;
+    const label = chartPriceLabel(asset);
+    chart.current?.applyOptions({ localization: { priceFormatter: label } });
+    candleSeries.applyOptions({ priceFormat: { type: "custom", minMove: 1, formatter: label } });
+    candleSeries.setData(toChartCandles(candles));
+    if (drawn.current !== seriesKey) {
+      chart.current?.timeScale().resetTimeScale(); // the default bar spacing, the latest at the right
+      drawn.current = seriesKey;
+    }
+  }, [asset, seriesKey, candles]);
+
+  useEffect(() => {
+    const candleSeries = series.current;
+    if (!candleSeries) return;
+    const drawn: IPriceLine[] = lines.map((line) =>
+      candleSeries.createPriceLine({
+        price: toChartUnits(line.units),
+        title: line.title,
+        color: COLORS[line.kind],
+        lineWidth: 1,
+        lineStyle: line.kind === "entry" ? LineStyle.Solid : LineStyle.Dashed,
+        axisLabelVisible: true,
+      }),
+    );
+    return () => {
+      drawn.forEach((line) => {
+        candleSeries.removePriceLine(line);
+      });
+    };
+  }, [lines]);
+
+  return (
+    <div
+      ref={container}
+      className="chart"
+      role="img"
+      aria-label={label}
+      data-candles={candles.length}
+    />
+  );
+}

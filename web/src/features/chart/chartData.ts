@@ -1,0 +1,31 @@
+// lightweight-charts draws JavaScript numbers. It is given prices as integers in the asset's
+// units (exact in a double below 2^53), never as fractional dollars, and its labels are
+// written back through the exact formatter; so no price passes through a binary fraction.
+import type { CandlestickData, UTCTimestamp } from "lightweight-charts";
+import type { Candle } from "../../api";
+import type { AssetSymbol } from "../../lib/assets";
+import { formatPrice } from "../../lib/money";
+
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** An integer price (asset units) as a chart coordinate. */
+export function toChartUnits(units: bigint): number {
+  if (units > MAX_EXACT || units < -MAX_EXACT)
+    throw new RangeError("price beyond the chart's range");
+  return Number(units);
+}
+
+export function toChartCandles(candles: readonly Candle[]): CandlestickData[] {
+  return candles.map((candle) => ({
+    time: candle.time as UTCTimestamp,
+    open: toChartUnits(candle.open),
+    high: toChartUnits(candle.high),
+    low: toChartUnits(candle.low),
+    close: toChartUnits(candle.close),
+  }));
+}
+
+/** The axis and crosshair label of a chart coordinate: the nearest whole unit, exactly. */
+export function chartPriceLabel(asset: AssetSymbol): (coordinate: number) => string {
+  return (coordinate) => formatPrice(asset, BigInt(Math.round(coordinate)));
+}
