@@ -19,9 +19,9 @@ __all__ = ["ClosedOrder", "EngineState", "Ledger", "Outcome", "RecentReply"]
 Outcome = Literal["closed", "liquidated", "cancelled"]
 
 
-@dataclass(frozen=True, slots=True)
-class ClosedOrder:
-    """What the engine remembers of an order that is no longer open (to answer 403/409)."""
+class ClosedOrder(NamedTuple):
+    """What the engine remembers of an order that is no longer open (to answer 403/409). A
+    named tuple: one is made per close, and it is the cheapest immutable record to build."""
 
     owner: str
     outcome: Outcome

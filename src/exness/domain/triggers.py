@@ -60,14 +60,15 @@ _Item = tuple[int, int, str, int]
 
 
 class TriggerBook:
-    __slots__ = ("_dead", "_heaps", "_live", "_sequence")
+    __slots__ = ("_dead", "_heaps", "_items", "_live", "_sequence")
 
     def __init__(self) -> None:
         self._heaps: tuple[list[_Item], ...] = ([], [], [], [])
         # per kind: order id -> the sequence number of its one live entry of that kind
         self._live: tuple[dict[str, int], ...] = ({}, {}, {}, {})
         self._sequence = 0
-        self._dead = 0
+        self._dead = 0  # heap items whose entry was removed
+        self._items = 0  # heap items, live and dead
 
     def __len__(self) -> int:
         return sum(len(live) for live in self._live)
@@ -77,6 +78,7 @@ class TriggerBook:
         with no live entry of this kind (else use `replace`)."""
         self._sequence = sequence = self._sequence + 1
         self._live[kind][order_id] = sequence
+        self._items += 1
         heappush(
             self._heaps[direction],
             (-level if _FALLS[direction] else level, sequence, order_id, kind),
@@ -97,6 +99,7 @@ class TriggerBook:
             lives[kind][order_id] = self._sequence
             key = -level if _FALLS[direction] else level
             heaps[direction].append((key, self._sequence, order_id, kind))
+        self._items += len(entries)
         for heap in heaps:
             heapify(heap)
 
@@ -105,7 +108,7 @@ class TriggerBook:
         if self._live[kind].pop(order_id, None) is None:
             return
         self._dead += 1
-        if self._dead > _COMPACT_ABOVE and self._dead * 2 > sum(map(len, self._heaps)):
+        if self._dead > _COMPACT_ABOVE and self._dead * 2 > self._items:
             self._compact()
 
     def pop_crossed(self, bid: int, ask: int) -> list[Fired]:
@@ -121,6 +124,7 @@ class TriggerBook:
             limit = -price if falls else price
             while heap and heap[0][0] <= limit:
                 _, sequence, order_id, kind = heappop(heap)
+                self._items -= 1
                 live = lives[kind]
                 if live.get(order_id) == sequence:
                     del live[order_id]
@@ -135,3 +139,4 @@ class TriggerBook:
             heap[:] = [item for item in heap if lives[item[3]].get(item[2]) == item[1]]
             heapify(heap)
         self._dead = 0
+        self._items = sum(map(len, self._heaps))
