@@ -94,8 +94,10 @@ def tuned_gc() -> None:
 
 
 def every_kind_of_command(count: int, seed: int = 11) -> list:
-    """Opens (a third with SL/TP), limit/stop placements, whole and partial closes, modifies
-    and cancels, on live orders, as a busy desk would send them."""
+    """A busy desk in a steady state, on live orders: market opens (a third with SL/TP) 25%,
+    whole closes 25%, partial closes 15%, SL/TP modifies 15%, limit/stop placements 10%,
+    cancels 10%: as many closes as opens and cancels as placements, so the book keeps its
+    size, as it does over a trading day."""
     rng = random.Random(seed)
     commands: list = []
     open_orders: list[tuple[str, str, str, str]] = []  # (order id, user, asset, side)
@@ -103,7 +105,7 @@ def every_kind_of_command(count: int, seed: int = 11) -> list:
     for n in range(count):
         roll = rng.random()
         request = f"req-{n}"
-        if roll < 0.30 or not open_orders:
+        if roll < 0.25 or not open_orders:
             user, asset = rng.choice(USERS), rng.choice(tuple(BASE))
             side = rng.choice(("long", "short"))
             base, sign = BASE[asset], 1 if side == "long" else -1
@@ -119,7 +121,7 @@ def every_kind_of_command(count: int, seed: int = 11) -> list:
                     ts=NOW + n,
                 )
             )
-        elif roll < 0.45:
+        elif roll < 0.35:
             user, asset = rng.choice(USERS), rng.choice(tuple(BASE))
             side, kind = rng.choice(("long", "short")), rng.choice(("limit", "stop"))
             below = (side == "long") == (kind == "limit")

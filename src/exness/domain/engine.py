@@ -413,21 +413,22 @@ class Engine:
             raise NotOrderOwner(f"order {order_id} belongs to another user")
         stop_loss = command.stop_loss if command.change_stop_loss else order.stop_loss
         take_profit = command.take_profit if command.change_take_profit else order.take_profit
-        for name, level in (("stopLoss", stop_loss), ("takeProfit", take_profit)):
-            if level is not None and (type(level) is not int or level <= 0):
-                raise InvalidCommand(f"{name} must be a positive integer in the asset's units")
+        if stop_loss is not None and (type(stop_loss) is not int or stop_loss <= 0):
+            raise InvalidCommand("stopLoss must be a positive integer in the asset's units")
+        if take_profit is not None and (type(take_profit) is not int or take_profit <= 0):
+            raise InvalidCommand("takeProfit must be a positive integer in the asset's units")
+        changed: Position | PendingOrder
         if isinstance(order, Position):
             quote = self._fresh_quote(order.asset, command.ts)
             reference = quote.bid if order.side == LONG else quote.ask
             check_protection(order.side, order.liquidation_price, reference, stop_loss, take_profit)
-        else:
-            liquidation = liquidation_trigger(order.side, order.trigger_price, order.leverage)
-            check_protection(order.side, liquidation, order.trigger_price, stop_loss, take_profit)
-        changed = order.with_protection(stop_loss, take_profit)
-        if isinstance(changed, Position):
+            changed = order.with_protection(stop_loss, take_profit)
             self._positions[order_id] = changed
             self._watch_protection(changed)
         else:
+            liquidation = liquidation_trigger(order.side, order.trigger_price, order.leverage)
+            check_protection(order.side, liquidation, order.trigger_price, stop_loss, take_profit)
+            changed = order.with_protection(stop_loss, take_profit)
             self._pending[order_id] = changed
         return [Reply(command.request_id, Modified(changed)), OrderModified(changed, command.ts)]
 
