@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     server_header_timeout_s: float = Field(10.0, gt=0, le=600)
     server_body_timeout_s: float = Field(30.0, gt=0, le=600)
     # A database or Redis call on a request path that takes longer is a 503
-    store_timeout_s: float = Field(3.0, gt=0, le=60)
+    store_timeout_s: float = Field(2.0, gt=0, le=60)
     health_timeout_s: float = Field(1.0, gt=0, le=30)
     # Who may read /metrics: these addresses, or a request with `Authorization: Bearer <token>`
     metrics_allow_ips: str = "127.0.0.1,::1"
