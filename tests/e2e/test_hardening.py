@@ -117,7 +117,7 @@ def test_a_signed_out_token_is_refused_by_every_worker_cookie_and_bearer(hardene
     workers: Counter[int] = Counter()
     try:
         while len(workers) < 2 or min(workers.values()) < 2:
-            assert len(connections) < 24, f"the connections all went to {workers}"
+            assert len(connections) < 28, f"the connections all went to {workers}"
             connection = Connection(hardened)
             connections.append(connection)
             status, _ = connection.call("GET", "/balance/usd", trader.headers)

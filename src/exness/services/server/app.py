@@ -113,8 +113,9 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies)
-    # outermost: everything after it sees the client's address, not a proxy's
-    app.add_middleware(ClientAddressMiddleware, proxies=TrustedProxies(settings.trusted_proxies()))
+    proxies = TrustedProxies(settings.trusted_proxies())
+    if proxies:  # outermost: everything after it sees the client's address, not a proxy's
+        app.add_middleware(ClientAddressMiddleware, proxies=proxies)
 
     # Each router straight onto the app, the busiest first: FastAPI tries included routers
     # in order, level by level, and that costs a request more than the route itself.

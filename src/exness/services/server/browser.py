@@ -69,6 +69,13 @@ class SecurityHeadersMiddleware:
         self.app = app
         self.hsts = hsts
         self.paths = paths
+        hsts_header = [(b"strict-transport-security", HSTS)] if hsts else []
+        self._api_headers = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"cache-control", b"no-store"),
+            *hsts_header,
+        ]
+        self._hsts_only = hsts_header
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -79,18 +86,15 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
 
+        extra = self._api_headers if api else self._hsts_only
+
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                if api:
-                    if b"x-content-type-options" not in present:
-                        headers.append((b"x-content-type-options", b"nosniff"))
-                    if b"cache-control" not in present:
-                        headers.append((b"cache-control", b"no-store"))
-                if self.hsts and b"strict-transport-security" not in present:
-                    headers.append((b"strict-transport-security", HSTS))
-                message = {**message, "headers": headers}
+                headers = message.get("headers", [])
+                present = {name for name, _ in headers}
+                missing = [header for header in extra if header[0] not in present]
+                if missing:
+                    message = {**message, "headers": [*headers, *missing]}
             await send(message)
 
         await self.app(scope, receive, with_headers)
