@@ -181,3 +181,40 @@ async def test_the_global_budget_holds_under_concurrency(redis_client):
     assert len([o for o in outcomes if isinstance(o, str)]) == 7
     assert len(refused) == 23
     assert all(not r.per_address and 3590 <= r.retry_after_s <= 3600 for r in refused)
+
+
+async def test_a_silent_subscription_is_replaced_and_trusted_only_again_after(
+    redis_url, monkeypatch
+):
+    """Redis stops answering for a while (CLIENT PAUSE): the memory stops being trusted
+    within LIVE_S, the silent subscription is given up after SILENT_S, and a new one (with an
+    empty memory) takes over once Redis answers again."""
+    monkeypatch.setattr(sessions_module, "SILENT_S", 1.0)
+    monkeypatch.setattr(sessions_module, "LIVE_S", 0.6)
+    client = aioredis.Redis.from_url(redis_url)
+    store = RedisSessionStore(client, redis_url, timeout_s=1)
+    await store.start()
+    admin = aioredis.Redis.from_url(redis_url)
+    try:
+        await _live(store)
+        session = TOKENS.new_session("trader-8", "t8@example.com")
+        await store.open(session)
+        assert await store.alive(session)
+        epoch = store._epoch
+
+        await admin.execute_command("CLIENT", "PAUSE", "2500", "ALL")
+        paused = time.monotonic()
+        await asyncio.sleep(1.0)
+        assert store._live_until < time.monotonic()  # no pong: the memory is not trusted
+        with pytest.raises(TimeoutError):  # and Redis does not answer: 503, not a hang
+            await store.alive(session)
+        await asyncio.sleep(max(0.0, 2.5 - (time.monotonic() - paused)))
+
+        await _live(store)
+        assert store._epoch > epoch  # a new subscription...
+        assert session.session_id not in store._known  # ...that forgot what it knew
+        assert await store.alive(session)
+    finally:
+        await store.stop()
+        await client.aclose()
+        await admin.aclose()

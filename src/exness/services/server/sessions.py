@@ -42,6 +42,7 @@ log = get_logger(__name__)
 
 PING_S = 0.5
 LIVE_S = 2.0
+SILENT_S = 5.0  # a subscription without a pong for this long is replaced
 ACK_WAIT_S = 3.0
 REMEMBERED = 200_000  # sessions a process remembers at most (then it starts afresh)
 
@@ -163,6 +164,7 @@ class RedisSessionStore:
         self._known: dict[str, str] = {}
         self._by_trader: dict[str, set[str]] = {}
         self._live_until = 0.0  # monotonic: the memory may be used before this
+        self._heard_at = 0.0  # monotonic: the last pong
         self._epoch = 0  # counts revocations heard and resubscriptions
         self._acks: dict[str, _Acks] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -314,45 +316,58 @@ class RedisSessionStore:
         task.add_done_callback(self._tasks.discard)
 
     async def _ping(self, pubsub: aioredis.client.PubSub) -> None:
-        """Keep pinging; the pongs (read by the listener) keep the memory usable."""
+        """Keep pinging (the listener reads the pongs, which keep the memory usable); give
+        the subscription up when it has been silent for SILENT_S, so a connection that died
+        without a word is replaced rather than waited on."""
         while True:
             try:
                 await pubsub.ping()
             except (RedisError, OSError) as error:
                 log.warning("session events: ping failed", error=repr(error))
             await asyncio.sleep(PING_S)
+            if time.monotonic() - self._heard_at > SILENT_S:
+                raise ConnectionError(f"no pong on the session events for {SILENT_S:g} s")
+
+    async def _read(self, pubsub: aioredis.client.PubSub) -> None:
+        async for message in pubsub.listen():
+            kind = message["type"]
+            if kind == "message":
+                self._heard(message["data"])
+            elif kind == "pong":
+                self._heard_at = time.monotonic()
+                self._live_until = self._heard_at + LIVE_S
+            elif kind == "subscribe":
+                # A new subscription (redis-py also resubscribes by itself after a reconnect):
+                # revocations may have been missed before it.
+                self._epoch += 1
+                self._live_until = 0.0
+                self._forget_all()
 
     async def _listen(self) -> None:
         backoff = Backoff(initial=0.05, maximum=1.0)
         while True:
-            client = aioredis.Redis.from_url(self._url)
-            pinger: asyncio.Task[None] | None = None
+            client = aioredis.Redis.from_url(self._url, socket_connect_timeout=self._timeout_s)
+            tasks: list[asyncio.Task[None]] = []
             try:
                 async with client.pubsub() as pubsub:
-                    await pubsub.subscribe(keys.SESSION_EVENTS)
-                    pinger = asyncio.create_task(self._ping(pubsub), name="session-pings")
-                    async for message in pubsub.listen():
-                        kind = message["type"]
-                        if kind == "message":
-                            self._heard(message["data"])
-                        elif kind == "pong":
-                            self._live_until = time.monotonic() + LIVE_S
-                            backoff.reset()
-                        elif kind == "subscribe":
-                            # A new subscription (redis-py also resubscribes by itself after
-                            # a reconnect): revocations may have been missed before it.
-                            self._epoch += 1
-                            self._live_until = 0.0
-                            self._forget_all()
-            except (RedisError, OSError) as error:
+                    await asyncio.wait_for(pubsub.subscribe(keys.SESSION_EVENTS), self._timeout_s)
+                    self._heard_at = time.monotonic()
+                    tasks = [
+                        asyncio.create_task(self._read(pubsub), name="session-events-read"),
+                        asyncio.create_task(self._ping(pubsub), name="session-events-ping"),
+                    ]
+                    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        task.result()  # raises what ended it
+                    backoff.reset()
+            except (RedisError, OSError) as error:  # TimeoutError and ConnectionError too
                 log.warning("session events lost; reconnecting", error=repr(error))
-                self._live_until = 0.0
                 await asyncio.sleep(backoff.next_delay())
             finally:
                 self._live_until = 0.0
-                if pinger is not None:
-                    pinger.cancel()
+                for task in tasks:
+                    task.cancel()
                     with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
-                        await pinger
+                        await task
                 with contextlib.suppress(RedisError, OSError):
                     await client.aclose()
