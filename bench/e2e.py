@@ -22,7 +22,8 @@ done in it), tick_to_liquidation_p50_ms / _p99_ms (engine event) and tick_to_db_
 also written as tick_to_liquidation_p99_ms_default; tick_to_liquidation_p99_ms_batch100 is the
 same with the poller on a 100 ms batch window, for comparison.
 
-Settings of the run (printed): RATE_LIMIT_PER_MINUTE=0 (one client IP sends everything),
+Settings of the run (printed): RATE_LIMIT_PER_MINUTE=0 and RATE_LIMIT_PER_TRADER_PER_MINUTE=0
+(one client IP sends everything, each trader far more than a person would),
 SERVER_WORKERS=2 (BENCH_SERVER_WORKERS), PRICE_BATCH_MS the default (0) unless
 BENCH_PRICE_BATCH_MS says otherwise. Run: `make bench` or `.venv/bin/python -m bench e2e`
 (BENCH_SECONDS, BENCH_CLIENTS, BENCH_LIQUIDATIONS).
@@ -229,7 +230,8 @@ def run() -> dict[str, float | int | str]:
             figures["tick_to_liquidation_p99_ms_batch100"] = ms(percentile(batched, 0.99))
             figures["e2e_settings"] = (
                 f"{CLIENTS} clients, {SECONDS:g} s, server workers {WORKERS}, "
-                f"RATE_LIMIT_PER_MINUTE=0, PRICE_BATCH_MS={PRICE_BATCH_MS or 'default (0)'}"
+                "RATE_LIMIT_PER_MINUTE=0, RATE_LIMIT_PER_TRADER_PER_MINUTE=0, "
+                f"PRICE_BATCH_MS={PRICE_BATCH_MS or 'default (0)'}"
             )
         except BaseException:
             print(services.report(), file=sys.stderr)

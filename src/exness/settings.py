@@ -6,6 +6,7 @@ environment at import time.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import time
@@ -17,7 +18,9 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "SettingsError", "StoreUrls", "get_settings"]
+__all__ = ["Network", "Settings", "SettingsError", "StoreUrls", "get_settings", "parse_networks"]
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Secrets that appear in tutorials and .env templates: refusing them beats signing tokens with them.
 _PLACEHOLDER_SECRETS = {"changeme", "changethis", "secret", "jwt_secret", "your-secret", "password"}
@@ -36,6 +39,23 @@ def _require_scheme(value: str | None, schemes: tuple[str, ...], name: str) -> s
     if scheme not in schemes:
         raise ValueError(f"{name} must start with one of {', '.join(s + '://' for s in schemes)}")
     return value
+
+
+def parse_networks(value: str) -> tuple[Network, ...]:
+    """A comma-separated list of addresses and CIDR networks ("127.0.0.1, 10.0.0.0/8");
+    `*` is every address. ValueError names the entry that is neither."""
+    networks: list[Network] = []
+    for entry in (part.strip() for part in value.split(",")):
+        if not entry:
+            continue
+        if entry == "*":
+            networks += [ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")]
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP address or network") from None
+    return tuple(networks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +84,31 @@ class Settings(BaseSettings):
     # Where the sign-in link lands and the CORS origin; defaults to BACKEND_URL, whose web
     # terminal (SPEC §9) is served by the server itself.
     frontend_url: str = ""
-    rate_limit_per_minute: int = Field(600, ge=0)
+    rate_limit_per_minute: int = Field(600, ge=0)  # per client IP
+    rate_limit_per_trader_per_minute: int = Field(600, ge=0)  # per signed-in trader
     engine_rpc_timeout_s: float = Field(5.0, gt=0, le=120)
+    # Proxies whose X-Forwarded-For / Forwarded headers name the client (addresses or
+    # networks, comma-separated); from anyone else those headers are ignored.
+    forwarded_allow_ips: str = ""
+    # The HTTP server's own limits, per server process (README, "Security")
+    server_max_connections: int = Field(4096, ge=1)
+    server_max_connections_per_ip: int = Field(256, ge=0)  # 0: no per-address cap
+    server_max_header_bytes: int = Field(16 * 1024, ge=1024, le=1024 * 1024)
+    server_header_timeout_s: float = Field(10.0, gt=0, le=600)
+    server_body_timeout_s: float = Field(30.0, gt=0, le=600)
+    # A database or Redis call on a request path that takes longer is a 503
+    store_timeout_s: float = Field(2.0, gt=0, le=60)
+    health_timeout_s: float = Field(1.0, gt=0, le=30)
+    # Who may read /metrics: these addresses, or a request with `Authorization: Bearer <token>`
+    metrics_allow_ips: str = "127.0.0.1,::1"
+    metrics_token: SecretStr | None = None
 
     # Auth and mail
     jwt_secret: SecretStr | None = None
+    session_lifetime_s: int = Field(7 * 24 * 3600, ge=60, le=366 * 24 * 3600)
+    signin_links_per_address: int = Field(5, ge=0)  # 0: no per-address limit
+    signin_links_window_s: int = Field(15 * 60, ge=1, le=7 * 24 * 3600)
+    signin_mails_per_hour: int = Field(1000, ge=0)  # every address together; 0: no budget
     email_backend: Literal["console", "smtp", "resend"] = "console"
     smtp_host: str | None = None
     smtp_port: int = Field(25, ge=1, le=65535)
@@ -140,6 +180,21 @@ class Settings(BaseSettings):
             values["frontend_url"] = values["backend_url"]
         return values
 
+    @field_validator("forwarded_allow_ips", "metrics_allow_ips")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value() == "":
+            return None
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("METRICS_TOKEN must be at least 16 characters")
+        return value
+
     @field_validator("backpack_ws_url")
     @classmethod
     def _ws_scheme(cls, value: str) -> str:
@@ -201,6 +256,17 @@ class Settings(BaseSettings):
     def secure_cookies(self) -> bool:
         return self.backend_url.startswith("https://")
 
+    def trusted_proxies(self) -> tuple[Network, ...]:
+        return parse_networks(self.forwarded_allow_ips)
+
+    def metrics_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.metrics_allow_ips)
+
+    def allowed_origins(self) -> frozenset[str]:
+        """The origins whose pages may send a cookie-authenticated request: the platform's
+        own (BACKEND_URL) and FRONTEND_URL."""
+        return frozenset(_origin(url) for url in (self.backend_url, self.frontend_url))
+
     def home(self) -> Path:
         self.exness_home.mkdir(parents=True, exist_ok=True)
         return self.exness_home.resolve()
@@ -224,6 +290,18 @@ class Settings(BaseSettings):
         with os.fdopen(fd, "w") as file:
             file.write(secret + "\n")
         return secret
+
+
+def _origin(url: str) -> str:
+    """scheme://host[:port] of a URL, as a browser writes it in an Origin header (default
+    ports left out)."""
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port and parts.port != default else ""
+    return f"{parts.scheme}://{host}{port}"
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -27,12 +27,15 @@ import asyncpg
 import httpx
 import pytest
 import redis
+import redis.asyncio as aioredis
 from aiosmtpd.controller import Controller
 
 from exness.adapters import keys
 from exness.adapters.db.urls import asyncpg_dsn
 from exness.codec.prices import decode_price_key
 from exness.domain.assets import ASSETS
+from exness.services.server.auth import SessionTokens
+from exness.services.server.sessions import RedisSessionStore
 from tests.conftest import admin_sql, with_database
 from tests.e2e.conftest import SERVICES, FakeFeed, Mailbox, Stack, run, stack_env
 from tests.e2e.processes import Services, free_port, wait_until
@@ -43,6 +46,7 @@ __all__ = [
     "db_fetch",
     "exact",
     "module_stack",
+    "open_session",
     "set_price",
     "shared_stack",
     "sign_up",
@@ -177,6 +181,23 @@ def wait_for_price(stack: Stack, asset: str, mid: str) -> int:
 
         wait_until(arrived, 20, f"the engine to take {asset} at {mid}")
     return units
+
+
+def open_session(redis_url: str, secret: str, user_id: str, email: str) -> str:
+    """A session token made as the server makes one at sign-in (the JWT and its session
+    recorded in Redis), for tests that skip the mail."""
+
+    async def go() -> str:
+        client = aioredis.Redis.from_url(redis_url)
+        try:
+            tokens = SessionTokens(secret)
+            session = tokens.new_session(user_id, email)
+            await RedisSessionStore(client, redis_url).open(session)
+            return tokens.sign(session)
+        finally:
+            await client.aclose()
+
+    return run(go())
 
 
 def session_cookie(response: httpx.Response) -> Any:

@@ -30,9 +30,8 @@ from exness.adapters import keys
 from exness.adapters.embedded import EmbeddedValkey
 from exness.codec.replies import decode_reply
 from exness.services.reconcile import reconcile
-from exness.services.server.auth import SessionTokens
 from exness.settings import get_settings
-from tests.e2e.api import db_fetch
+from tests.e2e.api import db_fetch, open_session
 from tests.e2e.conftest import run
 from tests.e2e.processes import Services, free_port, wait_until
 from tests.fakes.wire import wire_command
@@ -163,6 +162,7 @@ def test_nothing_acknowledged_is_lost_or_applied_twice_under_kill_9(
         # keep every snapshot, so the journal (trimmed behind the oldest) stays checkable
         "SNAPSHOTS_KEPT": "100000",
         "RATE_LIMIT_PER_MINUTE": "0",
+        "RATE_LIMIT_PER_TRADER_PER_MINUTE": "0",
         "ENGINE_RPC_TIMEOUT_S": "3",
     }
     api = f"http://127.0.0.1:{port}"
@@ -170,12 +170,11 @@ def test_nothing_acknowledged_is_lost_or_applied_twice_under_kill_9(
     client = redis.Redis.from_url(redis_url, socket_timeout=40)
     try:
         services.start("dbprocessor", "engine", "poller", "server")
-        sessions = SessionTokens(secret)
         tokens = {}
         for n in range(TRADERS):
             user = f"chaos-trader-{n}"
             ask_engine(client, "INITIALIZE_WALLET", user, {"email": f"{user}@example.com"})
-            tokens[user] = sessions.issue(user, f"{user}@example.com")
+            tokens[user] = open_session(redis_url, secret, user, f"{user}@example.com")
         wait_until(
             lambda: (
                 httpx.get(f"{api}/health", timeout=2).json()["feed"]["ok"] if _up(api) else False

@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ from exness.services.server.auth import SessionTokens
 from exness.services.server.metrics import Metrics
 from exness.services.server.ratelimit import RateLimiter
 from exness.services.server.resources import Resources
+from exness.services.server.sessions import MemorySessionStore
 from exness.settings import get_settings
 
 NOW_US = 1_700_000_000 * 1_000_000
@@ -31,6 +33,8 @@ class Desk:
     client: httpx.AsyncClient
     engine: InProcessEngine
     sessions: SessionTokens
+    session_store: MemorySessionStore
+    app: Any = None
     now: int = NOW_US
 
     def clock(self) -> int:
@@ -44,14 +48,22 @@ class Desk:
         """A trader with a wallet; the headers that sign them in."""
         command = InitializeWallet(self.engine.new_request_id(), user_id, f"{user_id}@x.io")
         assert (await self.engine.send(command)).ok
-        return {"authorization": f"Bearer {self.sessions.issue(user_id, f'{user_id}@x.io')}"}
+        session = self.sessions.new_session(user_id, f"{user_id}@x.io")
+        await self.session_store.open(session)
+        return {"authorization": f"Bearer {self.sessions.sign(session)}"}
 
 
 @pytest.fixture
-async def desk(tmp_path) -> AsyncIterator[Desk]:
+async def desk(tmp_path, request) -> AsyncIterator[Desk]:
+    """The desk; `@pytest.mark.parametrize("desk", [{setting: value}], indirect=True)`
+    changes settings."""
     secret = secrets.token_urlsafe(40)
-    settings = get_settings(jwt_secret=secret, exness_home=str(tmp_path), rate_limit_per_minute=0)
+    overrides = getattr(request, "param", None) or {}
+    settings = get_settings(
+        jwt_secret=secret, exness_home=str(tmp_path), rate_limit_per_minute=0, **overrides
+    )
     sessions = SessionTokens(secret)
+    session_store = MemorySessionStore()
     box: list[Desk] = []
     engine = InProcessEngine(
         Engine(EngineConfig(price_max_age_us=10_000_000)), clock=lambda: box[0].clock()
@@ -62,6 +74,7 @@ async def desk(tmp_path) -> AsyncIterator[Desk]:
         quotes=engine,
         db=None,  # type: ignore[arg-type]  # the routes tested here do not touch it
         sessions=sessions,
+        session_store=session_store,
         links=None,  # type: ignore[arg-type]
         mailer=None,  # type: ignore[arg-type]
         limiter=RateLimiter(None, 0),  # type: ignore[arg-type]
@@ -71,5 +84,5 @@ async def desk(tmp_path) -> AsyncIterator[Desk]:
     app = create_app(settings, resources)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test/api/v1") as client:
-        box.append(Desk(client, engine, sessions))
+        box.append(Desk(client, engine, sessions, session_store, app))
         yield box[0]

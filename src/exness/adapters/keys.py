@@ -45,8 +45,14 @@ DBPROCESSOR_STATUS = "status:dbprocessor"
 STATUS_TTL_S = 15
 
 # the server's own state
-SIGNIN_TOKEN_PREFIX = "signin:"
-RATE_LIMIT_PREFIX = "ratelimit:"
+SIGNIN_TOKEN_PREFIX = "signin:"  # + sha256(link token): the address it signs in
+SIGNIN_CURRENT_PREFIX = "signin_current:"  # + sha256(address): its newest link's key
+SIGNIN_SENT_PREFIX = "signin_sent:"  # + sha256(address): sorted set of its mails' times
+SIGNIN_SENT_ALL = "signin_sent"  # sorted set of every sign-in mail's time (the last hour)
+SESSION_PREFIX = "session:"  # + session id (JWT jti): the trader's id, expiring with it
+TRADER_SESSIONS_PREFIX = "sessions:"  # + trader id: sorted set of session ids by expiry
+SESSION_EVENTS = "session_events"  # channel: revocations and their acknowledgements
+RATE_LIMIT_PREFIX = "ratelimit:"  # + "ip:" address or "trader:" id, ":" minute
 DEAD_LETTERS = "dead_letters"  # entries a consumer could not process, kept for an operator
 
 

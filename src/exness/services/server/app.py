@@ -11,6 +11,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from exness import __version__
+from exness.services.server.browser import OriginCheckMiddleware, SecurityHeadersMiddleware
+from exness.services.server.clientip import ClientAddressMiddleware, TrustedProxies
 from exness.services.server.errors import install_error_handlers
 from exness.services.server.metrics import Metrics, MetricsMiddleware
 from exness.services.server.ratelimit import RateLimitMiddleware
@@ -108,8 +110,13 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         allow_headers=["*"],
     )
     app.add_middleware(RateLimitMiddleware)
+    app.add_middleware(OriginCheckMiddleware, allowed_origins=settings.allowed_origins())
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies)
+    proxies = TrustedProxies(settings.trusted_proxies())
+    if proxies:  # outermost: everything after it sees the client's address, not a proxy's
+        app.add_middleware(ClientAddressMiddleware, proxies=proxies)
 
     # Each router straight onto the app, the busiest first: FastAPI tries included routers
     # in order, level by level, and that costs a request more than the route itself.

@@ -15,10 +15,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exness.adapters.engine_port import EnginePort, QuotePort
 from exness.adapters.mail import Mailer
-from exness.services.server.auth import LinkTokens, Session, SessionTokens
+from exness.services.server.auth import (
+    AUTH_COOKIE,
+    LinkTokens,
+    Session,
+    SessionTokens,
+    bearer_or_cookie,
+)
 from exness.services.server.errors import ApiError
 from exness.services.server.health import HealthMonitor
 from exness.services.server.metrics import Metrics
+from exness.services.server.sessions import SessionStore
 from exness.settings import Settings
 
 __all__ = [
@@ -29,13 +36,15 @@ __all__ = [
     "LinksDep",
     "MailerDep",
     "MetricsDep",
+    "OptionalSessionDep",
     "QuotesDep",
     "SessionDep",
+    "SessionStoreDep",
     "SessionTokensDep",
     "SettingsDep",
+    "current_session",
+    "optional_session",
 ]
-
-AUTH_COOKIE = "authToken"
 
 # Dependencies are `async def` even without I/O: FastAPI runs a plain `def` dependency in a
 # worker thread, and that hop costs more than everything the dependency does. Each reads
@@ -77,6 +86,11 @@ async def _session_tokens(request: Request) -> SessionTokens:
     return sessions
 
 
+async def _session_store(request: Request) -> SessionStore:
+    store: SessionStore = request.app.state.session_store
+    return store
+
+
 async def _health(request: Request) -> HealthMonitor:
     health: HealthMonitor = request.app.state.health
     return health
@@ -94,28 +108,40 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 MailerDep = Annotated[Mailer, Depends(_mailer)]
 LinksDep = Annotated[LinkTokens, Depends(_links)]
 SessionTokensDep = Annotated[SessionTokens, Depends(_session_tokens)]
+SessionStoreDep = Annotated[SessionStore, Depends(_session_store)]
 HealthDep = Annotated[HealthMonitor, Depends(_health)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
 
 
-def _token(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if header:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() == "bearer" and value.strip():
-            return value.strip()
-    return request.cookies.get(AUTH_COOKIE)
+async def optional_session(request: Request) -> Session | None:
+    """The open session a request proves, or None: no token, a bad or expired one, or a
+    session that was signed out. (A stalled session store raises: 503, not 401.)"""
+    token, _ = bearer_or_cookie(request.scope["headers"])
+    if token is None:
+        return None
+    state = request.app.state
+    tokens: SessionTokens = state.sessions
+    session = tokens.verify(token)
+    if session is None:
+        return None
+    store: SessionStore = state.session_store
+    return session if await store.alive(session) else None
 
 
 async def current_session(request: Request) -> Session:
-    token = _token(request)
+    token, _ = bearer_or_cookie(request.scope["headers"])
     if token is None:
         raise ApiError(401, "sign in first: no authToken cookie or Bearer token", "UNAUTHENTICATED")
-    tokens: SessionTokens = request.app.state.sessions
+    state = request.app.state
+    tokens: SessionTokens = state.sessions
     session = tokens.verify(token)
     if session is None:
         raise ApiError(401, "the session token is invalid or expired", "UNAUTHENTICATED")
+    store: SessionStore = state.session_store
+    if not await store.alive(session):
+        raise ApiError(401, "this session has been signed out; sign in again", "UNAUTHENTICATED")
     return session
 
 
 SessionDep = Annotated[Session, Depends(current_session)]
+OptionalSessionDep = Annotated[Session | None, Depends(optional_session)]

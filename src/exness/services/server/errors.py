@@ -109,6 +109,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def database_busy(_: Request, error: SQLAlchemyTimeout) -> ExactJSONResponse:
         return failure(503, "the database is busy; retry", "UNAVAILABLE")
 
+    @app.exception_handler(TimeoutError)
+    async def store_timeout(_: Request, error: TimeoutError) -> ExactJSONResponse:
+        # asyncpg's command and connect time-outs, and the deadlines of Redis calls on a
+        # request path (STORE_TIMEOUT_S): a stalled store is an answer, not a hung request.
+        log.warning("a store did not answer in time", error=repr(error))
+        return failure(503, "a store did not answer in time; retry", "STORE_TIMEOUT")
+
     @app.exception_handler(OSError)
     async def unreachable(_: Request, error: OSError) -> ExactJSONResponse:
         log.warning("a store is unreachable", error=repr(error))

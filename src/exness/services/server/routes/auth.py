@@ -13,13 +13,14 @@ from exness.adapters.db.queries import Users
 from exness.adapters.mail import Mailer, MailError
 from exness.domain.messages import InitializeWallet
 from exness.log import get_logger
-from exness.services.server.auth import LINK_TTL_S, SESSION_TTL_S, LinkTokens
+from exness.services.server.auth import AUTH_COOKIE, LINK_TTL_S, LinkTokens, TooManyLinks
 from exness.services.server.deps import (
-    AUTH_COOKIE,
     DatabaseDep,
     EngineDep,
     LinksDep,
     MailerDep,
+    OptionalSessionDep,
+    SessionStoreDep,
     SessionTokensDep,
     SettingsDep,
 )
@@ -30,14 +31,27 @@ from exness.settings import Settings
 router = APIRouter(tags=["auth"])
 log = get_logger(__name__)
 
-FAILURES: dict[int | str, dict[str, Any]] = {400: {"model": Failure}, 503: {"model": Failure}}
+FAILURES: dict[int | str, dict[str, Any]] = {
+    400: {"model": Failure},
+    429: {"model": Failure, "description": "too many sign-in mails; see Retry-After"},
+    503: {"model": Failure},
+}
 # The seed's web client compares these answers with its own text, word for word (SPEC §4).
 SIGNUP_SENT = "Kindly check your mail for the signup link"
 SIGNIN_SENT = "Kindly check your mail for the signin link"
 
 
 async def send_link(settings: Settings, links: LinkTokens, mailer: Mailer, email: str) -> None:
-    token = await links.create(email)
+    try:
+        token = await links.create(email)
+    except TooManyLinks as limited:
+        whose = "to this address" if limited.per_address else "by the platform just now"
+        raise ApiError(
+            429,
+            f"too many sign-in mails {whose}; retry in {limited.retry_after_s} s",
+            "TOO_MANY_LINKS",
+            {"Retry-After": str(limited.retry_after_s)},
+        ) from None
     link = f"{settings.backend_url}/api/v1/signin/post?token={quote(token)}"
     minutes = LINK_TTL_S // 60
     text = f"Sign in to Exness: {link}\n\nThe link works once, for {minutes} minutes."
@@ -94,6 +108,7 @@ async def follow_link(
     engine: EngineDep,
     links: LinksDep,
     sessions: SessionTokensDep,
+    store: SessionStoreDep,
     settings: SettingsDep,
 ) -> RedirectResponse:
     """Redeem a mailed link: create the user if new, open the wallet, set the session cookie
@@ -105,12 +120,14 @@ async def follow_link(
     reply = await engine.send(InitializeWallet(engine.new_request_id(), user_id, email))
     if not reply.ok:
         raise ApiError(503, f"the wallet could not be opened: {reply.message}", reply.code)
+    session = sessions.new_session(user_id, email)
+    await store.open(session)
     log.info("signed in", user_id=user_id, new_user=created)
     response = RedirectResponse(f"{settings.frontend_url}/dashboard", status_code=302)
     response.set_cookie(
         AUTH_COOKIE,
-        sessions.issue(user_id, email),
-        max_age=SESSION_TTL_S,
+        sessions.sign(session),
+        max_age=sessions.lifetime_s,
         httponly=True,
         samesite="lax",
         secure=settings.secure_cookies,
@@ -119,9 +136,25 @@ async def follow_link(
     return response
 
 
-@router.post("/logout", response_model=Message)
-async def logout(response: Response, settings: SettingsDep) -> dict[str, str]:
-    """Clear the session cookie."""
+@router.post("/logout", response_model=Message, responses={401: {"model": Failure}})
+async def logout(
+    response: Response,
+    session: OptionalSessionDep,
+    store: SessionStoreDep,
+    settings: SettingsDep,
+    everywhere: Annotated[
+        bool, Query(alias="all", description="end every session of the trader")
+    ] = False,
+) -> dict[str, str]:
+    """End the session (the cookie's or the Bearer token's) on every server process at once,
+    and clear the cookie. `?all=true` ends every session of the trader, everywhere."""
+    if everywhere:
+        if session is None:
+            raise ApiError(401, "sign in first to sign out everywhere", "UNAUTHENTICATED")
+        ended = await store.revoke_all(session.user_id)
+        log.info("signed out everywhere", user_id=session.user_id, sessions=ended)
+    elif session is not None:
+        await store.revoke(session)
     response.delete_cookie(
         AUTH_COOKIE,
         path="/",
