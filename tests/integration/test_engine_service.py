@@ -250,3 +250,46 @@ async def test_the_running_loop_wakes_for_commands_and_prices_and_stops_cleanly(
         stop.event.set()
         await asyncio.wait_for(running, 5)
         await waiter.close()
+
+
+async def test_input_taken_by_an_intake_whose_answer_was_lost_is_applied_first(
+    redis_client, snapshots
+):
+    """Redis ran the intake script (the commands moved into the journal) and the answer never
+    arrived: the running engine must apply them, in journal order, before anything taken
+    later, as a restart would; else a close of an order opened in the lost batch is refused
+    live but applied on replay, and the engine disagrees with what it answered."""
+    engine = service(redis_client, snapshots)
+    await engine.recover()
+    await price(redis_client)
+    await push(redis_client, "INITIALIZE_WALLET", "w1", "alice")
+    await engine.step()
+    await push(redis_client, "CREATE_TRADE", "t1", "alice", trade("o1"))
+
+    real_take = engine.bus.take
+    lost = []
+
+    async def take_and_lose_the_answer(*args):
+        taken = await real_take(*args)
+        if not lost:
+            lost.append(taken)
+            raise ConnectionError("the answer never arrived")
+        return taken
+
+    engine.bus.take = take_and_lose_the_answer
+    stop = StopSignal()
+    running = asyncio.create_task(engine.run(stop))
+    try:
+        while not lost:  # the first batch (t1) went into the journal, unseen
+            await asyncio.sleep(0.005)
+        await push(redis_client, "CLOSE_TRADE", "c1", "alice", {"orderId": "o1"})
+        await asyncio.wait_for(wait_for_replies(redis_client, 3), 10)
+    finally:
+        stop.event.set()
+        await asyncio.wait_for(running, 5)
+    answered = await replies(redis_client)
+    assert answered["t1"].ok and answered["c1"].ok, answered
+    assert engine.engine.position("o1") is None and engine.engine.balance("alice") == 500_000
+    restarted = service(redis_client, snapshots)
+    await restarted.recover()
+    assert restarted.engine.state() == engine.engine.state()

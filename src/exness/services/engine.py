@@ -145,6 +145,31 @@ class EngineService:
         )
         return report
 
+    async def catch_up(self) -> int:
+        """Apply and answer the journal entries after `applied_id` that this process has not
+        applied; how many there were.
+
+        The intake moves input into the journal in one atomic script; if Redis runs it and then
+        dies (or the connection drops) before its answer arrives, the input is in the journal
+        but this process never saw it. Taking the next batch without it would apply later input
+        to a state that misses it, and a restart (which replays the journal in order) would then
+        disagree with what was answered. So after any Redis failure the engine first applies,
+        in journal order, whatever the journal holds beyond what it applied: what a restart
+        would do."""
+        caught = 0
+        while entries := await self.bus.read_journal(self.applied_id, REPLAY_CHUNK):
+            outputs = BatchOutputs()
+            for entry in entries:
+                self._apply(entry, outputs)
+            self._collect_prices(outputs)
+            await self._write(outputs, entries[-1].id)
+            self.applied_id = entries[-1].id
+            caught += len(entries)
+        if caught:
+            log.warning("applied journal entries taken by an intake whose answer was lost",
+                        entries=caught, applied=self.applied_id)  # fmt: skip
+        return caught
+
     # ---- applying journal entries ------------------------------------------------------------
 
     def _apply(self, entry: JournalEntry, outputs: BatchOutputs | None) -> None:
@@ -273,8 +298,12 @@ class EngineService:
         next_snapshot = time.monotonic() + self.snapshot_interval_s
         next_status = 0.0
         backoff = Backoff()
+        catch_up = False  # after a Redis failure: the journal may hold input not yet applied
         while not stop.is_set:
             try:
+                if catch_up:
+                    await self.catch_up()
+                    catch_up = False
                 now = time.monotonic()
                 if now >= next_status:
                     await self._check_durable_state()
@@ -291,6 +320,7 @@ class EngineService:
                 else:
                     await stop.wait(0.005)
             except (RedisError, OSError) as error:
+                catch_up = True
                 delay = backoff.next_delay()
                 log.warning("redis unavailable; retrying", error=repr(error), delay=delay)
                 await stop.wait(delay)
