@@ -56,8 +56,13 @@ async def test_sign_out_without_a_session(desk: Desk):
         ({"origin": "null"}, True),
         ({"origin": "http://127.0.0.1:8002.evil.test"}, True),
         ({"sec-fetch-site": "cross-site"}, True),  # no Origin, but the browser says it all
+        ({"origin": "https://test"}, True),  # the host it posts to, but another scheme
+        ({"origin": "http://test:8443"}, True),
         ({"origin": OWN}, False),
         ({"origin": OWN, "sec-fetch-site": "same-origin"}, False),
+        # the origin the request is sent to (the client's base URL is http://test): a page
+        # served at http://localhost:8002 posts there whatever BACKEND_URL says
+        ({"origin": "http://test"}, False),
         ({}, False),  # curl and SDKs send no Origin
     ],
 )

@@ -1,7 +1,11 @@
 """What keeps a browser from being turned against its own trader.
 
 - `OriginCheckMiddleware`: a state-changing request authenticated by the session cookie is
-  refused (403) when its `Origin` is not the platform's own (BACKEND_URL) or FRONTEND_URL.
+  refused (403) when its `Origin` is not the platform's own (BACKEND_URL, or the origin the
+  request itself was sent to: its scheme and Host, so http://localhost:8002 and
+  http://127.0.0.1:8002 both work) or FRONTEND_URL. A page of another site cannot make its
+  Origin match the Host it sends to and carry our cookie at once: the cookie belongs to the
+  host the browser is talking to.
   SameSite=Lax keeps the cookie off cross-site POSTs in current browsers; this also covers
   older ones, sibling subdomains (same site, other origin) and "simple" text/plain posts.
   Requests without an Origin (curl, SDKs) and Bearer requests (a page cannot add that
@@ -36,18 +40,23 @@ class OriginCheckMiddleware:
     def _refused(self, scope: Scope) -> bool:
         if scope["method"] in SAFE_METHODS:
             return False
-        origin = fetch_site = None
+        origin = fetch_site = host = None
         for name, value in scope["headers"]:
             if name == b"origin":
                 origin = value
             elif name == b"sec-fetch-site":
                 fetch_site = value
+            elif name == b"host":
+                host = value
         if origin is None and fetch_site != b"cross-site":
             return False
         _, from_cookie = bearer_or_cookie(scope["headers"])
         if not from_cookie:
             return False
-        return origin not in self.allowed  # "null" (sandboxed pages, files) included
+        if origin in self.allowed:
+            return False
+        # the page came from the very origin it posts to ("null": sandboxed pages, files)
+        return host is None or origin != scope["scheme"].encode() + b"://" + host
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self._refused(scope):
