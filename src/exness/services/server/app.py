@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from exness import __version__
 from exness.services.server.errors import install_error_handlers
+from exness.services.server.idempotency import IdempotencyMiddleware
 from exness.services.server.metrics import Metrics, MetricsMiddleware
 from exness.services.server.ratelimit import RateLimitMiddleware
 from exness.services.server.resources import Resources, connected, install
@@ -100,6 +101,8 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     if resources is not None:
         install(app, resources)
     install_error_handlers(app)
+    # Innermost: what it keeps and replays is the routes' own answer; CORS applies to both.
+    app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=[settings.frontend_url],

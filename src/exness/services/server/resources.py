@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exness.adapters.db.session import create_engine
 from exness.adapters.engine_port import EnginePort, QuotePort
+from exness.adapters.idempotency import IdempotencyStore, RedisIdempotencyStore
 from exness.adapters.mail import Mailer, make_mailer
 from exness.adapters.quotes import QuoteBook
 from exness.adapters.redis import connect
@@ -40,6 +41,7 @@ class Resources:
     limiter: RateLimiter
     metrics: Metrics
     health: HealthMonitor
+    idempotency: IdempotencyStore
 
 
 def install(app: FastAPI, resources: Resources) -> None:
@@ -76,6 +78,7 @@ async def connected(
             limiter=RateLimiter(redis, settings.rate_limit_per_minute),
             metrics=metrics,
             health=health,
+            idempotency=RedisIdempotencyStore(redis),
         )
     finally:
         for part in reversed(started):
