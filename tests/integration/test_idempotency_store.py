@@ -104,3 +104,30 @@ def test_engine_request_ids_fit_the_codec_and_tell_generations_apart():
     long = engine_request_id("u" * 200, DIGEST, 7)
     assert long.startswith("idem:") and len(long) <= 128
     assert long != engine_request_id("u" * 201, DIGEST, 7)
+
+
+async def test_calls_of_one_loop_turn_share_a_round_trip_and_survive_a_script_flush(
+    redis_client,
+):
+    store = RedisIdempotencyStore(redis_client)
+    await redis_client.script_flush()  # as after a Redis restart: the scripts are unknown
+    begun = await asyncio.gather(
+        *(store.begin(f"trader-{n}", DIGEST, "fp", 7) for n in range(50)),
+        store.begin("trader-0", DIGEST, "fp", 7),  # the same key in the same turn: busy
+    )
+    assert [b.state for b in begun] == ["first"] * 50 + ["busy"]
+    pipelines = []
+    run = store._pipeline
+
+    async def counted(batch):
+        pipelines.append(len(batch))
+        return await run(batch)
+
+    store._pipeline = counted
+    await asyncio.gather(*(store.finish(b.claim, b"200\n{}", False) for b in begun[:50]))
+    assert pipelines == [50, 50]  # the finish script was unknown too: loaded, run again
+    replays = await asyncio.gather(
+        *(store.begin(f"trader-{n}", DIGEST, "fp", 7) for n in range(50))
+    )
+    assert pipelines == [50, 50, 50]  # one round trip for the 50 requests of this turn
+    assert {replay.answer for replay in replays} == {b"200\n{}"}

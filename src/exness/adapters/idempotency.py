@@ -25,13 +25,15 @@ request ids, never twice.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError, RedisError
 
 from exness.adapters import keys
 from exness.codec import CodecError
@@ -136,23 +138,28 @@ if redis.call('GET', KEYS[2]) == ARGV[1] then
 end
 return 1
 """
+_SHA = {script: hashlib.sha1(script.encode()).hexdigest() for script in (_BEGIN, _FINISH)}
 
 
 class RedisIdempotencyStore:
-    """The store in Redis: shared by every server process, and it survives their restarts."""
+    """The store in Redis: shared by every server process, and it survives their restarts.
+
+    The scripts called in one turn of the event loop leave in one pipeline (as the engine
+    client's commands do): under load a round trip, and its system calls, serve many
+    requests instead of one each."""
 
     def __init__(self, client: aioredis.Redis, answer_ttl_s: int = ANSWER_TTL_S) -> None:
         self._client = client
         self._ttl = answer_ttl_s
-        self._begin = client.register_script(_BEGIN)
-        self._finish = client.register_script(_FINISH)
+        self._waiting: list[tuple[str, list[Any], asyncio.Future[Any]]] = []
+        self._flushing: asyncio.Task[None] | None = None
 
     async def begin(self, user_id: str, digest: str, fingerprint: str, lock_ttl_s: float) -> Begun:
         record = record_key(user_id, digest)
         token = uuid.uuid4().hex
-        found = await self._begin(
-            keys=[record, record + ":lock"],
-            args=[fingerprint, token, int(lock_ttl_s * 1000), self._ttl],
+        found = await self._call(
+            _BEGIN,
+            [record, record + ":lock", fingerprint, token, int(lock_ttl_s * 1000), self._ttl],
         )
         state = found[0].decode()
         if state == "replay":
@@ -171,10 +178,52 @@ class RedisIdempotencyStore:
             return None
 
     async def finish(self, claim: Claim, answer: bytes | None, renew: bool) -> None:
-        await self._finish(
-            keys=[claim.record, claim.record + ":lock"],
-            args=[claim.token, answer or b"", "1" if renew else "0", self._ttl],
+        lock = claim.record + ":lock"
+        await self._call(
+            _FINISH, [claim.record, lock, claim.token, answer or b"", int(renew), self._ttl]
         )
+
+    async def _call(self, script: str, keys_and_args: list[Any]) -> Any:
+        """Run `script` (2 keys, then its arguments) with the others of this loop turn."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting.append((script, keys_and_args, future))
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        batch, self._waiting = self._waiting, []
+        self._flushing = None
+        try:
+            results = await self._run(batch)
+        except (RedisError, OSError) as error:
+            results = [error] * len(batch)
+        for (_, _, future), result in zip(batch, results, strict=True):
+            if future.done():  # its request was cancelled
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+    async def _run(self, batch: list[tuple[str, list[Any], asyncio.Future[Any]]]) -> list[Any]:
+        results = await self._pipeline(batch)
+        # A Redis that restarted has forgotten the scripts: load them, run those again.
+        unknown = [n for n, result in enumerate(results) if isinstance(result, NoScriptError)]
+        if unknown:
+            for script in {batch[n][0] for n in unknown}:
+                await self._client.script_load(script)
+            again = await self._pipeline([batch[n] for n in unknown])
+            for n, result in zip(unknown, again, strict=True):
+                results[n] = result
+        return results
+
+    async def _pipeline(self, batch: list[tuple[str, list[Any], asyncio.Future[Any]]]) -> list[Any]:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for script, keys_and_args, _ in batch:
+                pipe.evalsha(_SHA[script], 2, *keys_and_args)
+            results: list[Any] = await pipe.execute(raise_on_error=False)
+            return results
 
 
 @dataclass

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 from dataclasses import dataclass
 
 import orjson
@@ -65,6 +66,7 @@ IDEMPOTENT_PATHS = frozenset(
     f"/api/v1{path}" for path in ("/trade/create", "/trade/close", "/trade/modify", "/order/cancel")
 )
 MAX_KEY = 255
+_VALID_KEY = re.compile(rb"[!-~]{1,%d}" % MAX_KEY)
 LOCK_MARGIN_S = 2.0  # the lock outlives the engine's time-out by this much
 _SCOPE_KEY = "exness.idempotency"
 DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
@@ -102,9 +104,7 @@ async def deliver(engine: EnginePort, command: Command, attempt: Attempt | None)
 
 def parse_key(raw: bytes) -> str | None:
     """The key if it is 1–255 visible ASCII characters (! to ~), else None."""
-    if not 0 < len(raw) <= MAX_KEY or not all(0x21 <= byte <= 0x7E for byte in raw):
-        return None
-    return raw.decode("ascii")
+    return raw.decode("ascii") if _VALID_KEY.fullmatch(raw) else None
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
