@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from exness.adapters.engine_port import EngineTimeout
 from exness.adapters.idempotency import MemoryIdempotencyStore
@@ -251,3 +252,21 @@ async def test_reads_and_unkeyed_requests_are_untouched(desk, board):
         assert "idempotent-replayed" not in listed.headers
     assert len(await positions(desk, alice)) == 2
     assert not any(c.request_id.startswith("idem:") for c in board.sent)
+
+
+class Unreachable(MemoryIdempotencyStore):
+    async def begin(self, *args, **kwargs):
+        raise RedisConnectionError("Redis went away")
+
+
+async def test_without_its_store_a_keyed_request_is_503_and_not_applied(desk, board):
+    alice = await desk.trader("alice")
+    desk.price("SOL", SOL)
+    kept = desk.app.state.idempotency
+    desk.app.state.idempotency = Unreachable()
+    try:
+        answer = await desk.client.post("/trade/create", json=LONG, headers=keyed(alice, "u"))
+    finally:
+        desk.app.state.idempotency = kept
+    assert failure(answer, 503, "unavailable")["code"] == "UNAVAILABLE"
+    assert board.sent == []

@@ -185,8 +185,12 @@ class IdempotencyMiddleware:
             return
         try:
             session = await current_session(Request(scope))
-        except ApiError:  # no trader, no key scope: the route answers 401
+        except ApiError:  # no trader, no key scope: the route answers (401)
             await self.app(scope, receive, send)
+            return
+        except (RedisError, OSError) as error:  # a session store that cannot answer
+            log.warning("session store unavailable", error=repr(error))
+            await answer(503, "the platform's store is unavailable; retry", "UNAVAILABLE")
             return
         try:
             body = await _read_body(receive)
