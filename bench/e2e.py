@@ -12,15 +12,16 @@
 4. Tick to liquidation: one position at 100x, then a quote through its liquidation price
    from the feed; the time until the engine's liquidation event (its DB operation on
    db_operations_queue) and until the `trades` row says liquidated; many rounds.
-5. The trade mix of step 3 again, every open and close with its own Idempotency-Key
-   (SPEC §7.5): what the idempotent path costs.
+5. The trade mix of step 3 with an Idempotency-Key on every open and close (SPEC §7.5) and
+   without, in four short passes (keyed, plain, plain, keyed): what the idempotent path
+   costs.
 
 Figures: e2e_trade_open_per_s, e2e_trade_open_p50_ms, e2e_trade_open_p99_ms, e2e_trades_per_s,
 e2e_health_per_s, e2e_vs_health_ratio, e2e_cpu_us_per_trade (the CPU time of every process of
 the platform — server workers, engine, DB processor, poller, Valkey, PostgreSQL, not the load
 generator nor the fake feed — read from /proc over the measured window, divided by the trades
-done in it), e2e_idempotent_open_per_s / _p50_ms / _p99_ms and
-e2e_idempotent_cpu_us_per_trade (the same with an Idempotency-Key on every open and close),
+done in it), e2e_idempotent_open_per_s / _p50_ms / _p99_ms / _cpu_us_per_trade and the same
+e2e_unkeyed_* from the passes of step 5, and their difference e2e_idempotency_cpu_us_per_trade,
 tick_to_liquidation_p50_ms / _p99_ms (engine event) and tick_to_db_liquidation_p50_ms /
 _p99_ms (trades row), with the platform's default settings, so tick_to_liquidation_p99_ms is
 also written as tick_to_liquidation_p99_ms_default; tick_to_liquidation_p99_ms_batch100 is the
@@ -43,6 +44,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
@@ -68,6 +70,7 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
 WORKERS = os.environ.get("BENCH_SERVER_WORKERS", "2")  # the better of 1 and 2 on 2 cores
 PRICE_BATCH_MS = os.environ.get("BENCH_PRICE_BATCH_MS")  # None: the platform's default
 LIQUIDATION_ROUNDS = int(os.environ.get("BENCH_LIQUIDATIONS", "100"))
+IDEMPOTENCY_PASS_S = float(os.environ.get("BENCH_IDEMPOTENCY_PASS_S", "8"))
 MIDS = {"SOL_USDC": Decimal("150"), "ETH_USDC": Decimal("3000"), "BTC_USDC": Decimal("60000")}
 
 
@@ -219,9 +222,7 @@ def run() -> dict[str, float | int | str]:
             )
             figures = summarize(trades, health, to_engine, to_db)
             quoter.paused.clear()
-            keyed = Plan("127.0.0.1", port, SECONDS, 3.0, "trades", tokens, idempotency=True)
-            keyed.cpu_pids = plan.cpu_pids
-            figures.update(summarize_idempotent(load(keyed)))
+            figures.update(idempotency_cost(port, tokens, plan.cpu_pids))
             quoter.paused.set()
             # The same with the SPEC's 100 ms batch window, for comparison (README, Performance)
             services["poller"].stop()
@@ -300,21 +301,45 @@ def summarize(trades: dict, health: dict, to_engine: list, to_db: list) -> dict:
     return figures
 
 
-def summarize_idempotent(trades: dict) -> dict[str, float | int | str]:
-    opens = trades["latencies"].get("open", [])
-    closes = trades["latencies"].get("close", [])
-    failures = {k: v for k, v in trades["statuses"].items() if not k.endswith(" 200")}
-    figures: dict[str, float | int | str] = {
-        "e2e_idempotent_open_per_s": round(len(opens) / trades["seconds"]),
-        "e2e_idempotent_open_p50_ms": ms(median(opens)),
-        "e2e_idempotent_open_p99_ms": ms(percentile(opens, 0.99)),
-        "e2e_idempotent_cpu_us_per_trade": round(
-            trades["cpu_seconds"] * 1e6 / (len(opens) + len(closes)), 1
-        ),
-    }
-    if failures:
-        figures["e2e_idempotent_non_200"] = str(failures)
+def idempotency_cost(port: int, tokens: list[str], pids: list[int]) -> dict:
+    """The trade mix with an Idempotency-Key on every open and close (K) against the same
+    without (P), in the order K P P K: a platform that slows down as it fills up (more rows,
+    more positions) then charges both alike, so the difference is the idempotent path's."""
+    passes: dict[bool, list[dict]] = {True: [], False: []}
+    for keyed in (True, False, False, True):
+        plan = Plan("127.0.0.1", port, IDEMPOTENCY_PASS_S, 2.0, "trades", tokens)
+        plan.idempotency, plan.cpu_pids = keyed, pids
+        passes[keyed].append(load(plan))
+    keyed, plain = (_merged(passes[True]), _merged(passes[False]))
+    figures: dict[str, float | int | str] = {}
+    for name, result in (("idempotent", keyed), ("unkeyed", plain)):
+        opens, closes = result["latencies"].get("open", []), result["latencies"].get("close", [])
+        figures[f"e2e_{name}_open_per_s"] = round(len(opens) / result["seconds"])
+        figures[f"e2e_{name}_open_p50_ms"] = ms(median(opens))
+        figures[f"e2e_{name}_open_p99_ms"] = ms(percentile(opens, 0.99))
+        figures[f"e2e_{name}_cpu_us_per_trade"] = round(
+            result["cpu_seconds"] * 1e6 / (len(opens) + len(closes)), 1
+        )
+        failures = {k: v for k, v in result["statuses"].items() if not k.endswith(" 200")}
+        if failures:
+            figures[f"e2e_{name}_non_200"] = str(failures)
+    figures["e2e_idempotency_cpu_us_per_trade"] = round(
+        float(figures["e2e_idempotent_cpu_us_per_trade"])
+        - float(figures["e2e_unkeyed_cpu_us_per_trade"]),
+        1,
+    )
     return figures
+
+
+def _merged(results: list[dict]) -> dict:
+    merged: dict = {"seconds": 0.0, "cpu_seconds": 0.0, "statuses": Counter(), "latencies": {}}
+    for result in results:
+        merged["seconds"] += result["seconds"]
+        merged["cpu_seconds"] += result["cpu_seconds"]
+        merged["statuses"].update(result["statuses"])
+        for kind, samples in result["latencies"].items():
+            merged["latencies"].setdefault(kind, []).extend(samples)
+    return merged
 
 
 if __name__ == "__main__":
