@@ -10,15 +10,20 @@
    generator in its own process (bench/loadgen.py). Then the same server's GET /health
    with the same connections: the stack's ceiling, and the ratio of the two.
 4. Tick to liquidation: one position at 100x, then a quote through its liquidation price
-   from the feed; the time until the engine's liquidation event (trade_liquidated on
+   from the feed; the time until the engine's liquidation event (its DB operation on
    db_operations_queue) and until the `trades` row says liquidated; many rounds.
+5. The trade mix of step 3 with an Idempotency-Key on every open and close (SPEC §7.5) and
+   without, in four short passes (keyed, plain, plain, keyed): what the idempotent path
+   costs.
 
 Figures: e2e_trade_open_per_s, e2e_trade_open_p50_ms, e2e_trade_open_p99_ms, e2e_trades_per_s,
 e2e_health_per_s, e2e_vs_health_ratio, e2e_cpu_us_per_trade (the CPU time of every process of
 the platform — server workers, engine, DB processor, poller, Valkey, PostgreSQL, not the load
 generator nor the fake feed — read from /proc over the measured window, divided by the trades
-done in it), tick_to_liquidation_p50_ms / _p99_ms (engine event) and tick_to_db_liquidation_p50_ms
-/ _p99_ms (trades row), with the platform's default settings, so tick_to_liquidation_p99_ms is
+done in it), e2e_idempotent_open_per_s / _p50_ms / _p99_ms / _cpu_us_per_trade and the same
+e2e_unkeyed_* from the passes of step 5, and their difference e2e_idempotency_cpu_us_per_trade,
+tick_to_liquidation_p50_ms / _p99_ms (engine event) and tick_to_db_liquidation_p50_ms /
+_p99_ms (trades row), with the platform's default settings, so tick_to_liquidation_p99_ms is
 also written as tick_to_liquidation_p99_ms_default; tick_to_liquidation_p99_ms_batch100 is the
 same with the poller on a 100 ms batch window, for comparison.
 
@@ -40,6 +45,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
@@ -65,6 +71,7 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
 WORKERS = os.environ.get("BENCH_SERVER_WORKERS", "2")  # the better of 1 and 2 on 2 cores
 PRICE_BATCH_MS = os.environ.get("BENCH_PRICE_BATCH_MS")  # None: the platform's default
 LIQUIDATION_ROUNDS = int(os.environ.get("BENCH_LIQUIDATIONS", "100"))
+IDEMPOTENCY_PASS_S = float(os.environ.get("BENCH_IDEMPOTENCY_PASS_S", "8"))
 MIDS = {"SOL_USDC": Decimal("150"), "ETH_USDC": Decimal("3000"), "BTC_USDC": Decimal("60000")}
 
 
@@ -138,12 +145,16 @@ def liquidation_latencies(api: str, token: str, redis_url: str, database_url: st
             opened = http.post("/api/v1/trade/create", json=body)
             assert opened.status_code == 200, opened.text
             order_id = opened.json()["orderId"]
-            last = client.xinfo_stream(keys.DB_OPERATIONS)["last-generated-id"]
+            added = _operations_added(client)
             started = time.perf_counter()
             quote(feed, "SOL_USDC", mid * Decimal("0.98"))
-            seen = False
-            while not seen:
-                seen, last = _liquidation_seen(client, order_id, last)
+            # The quoter is paused and this is the only open position: the one DB operation
+            # the quote causes is its liquidation (the DB row, checked next, confirms it).
+            # Counted by entries-added: the DB processor deletes what it wrote, often before a
+            # blocking XREAD issued after the quote would see it.
+            while _operations_added(client) == added:
+                assert time.perf_counter() < started + 5, "no DB operation within 5 s"
+                time.sleep(0.0002)
             to_engine.append(time.perf_counter() - started)
             deadline = time.perf_counter() + 10
             while loop.run_until_complete(database.fetchval(liquidated, order_id)) is None:
@@ -161,17 +172,9 @@ def _engine_price(client: redis.Redis, asset: str) -> Decimal | None:
     return None if raw is None else price(asset, decode_price_key(raw).price)
 
 
-def _liquidation_seen(client: redis.Redis, order_id: str, after: bytes) -> tuple[bool, bytes]:
-    """Block until db_operations_queue has news after `after`: whether it holds the order's
-    liquidation, and the id to read after next."""
-    found = client.xread({keys.DB_OPERATIONS: after}, block=5000)
-    assert found, f"no DB operation within 5 s (price-SOL: {client.get(keys.price_key('SOL'))})"
-    for entry_id, fields in found[0][1]:
-        after = entry_id
-        for op in orjson.loads(fields[b"ops"]):
-            if op["op"] == "trade_liquidated" and op["orderId"] == order_id:
-                return True, after
-    return False, after
+def _operations_added(client: redis.Redis) -> int:
+    """How many entries db_operations_queue has ever had (deleted ones included)."""
+    return int(client.xinfo_stream(keys.DB_OPERATIONS)["entries-added"])
 
 
 def ms(seconds: float) -> float:
@@ -219,6 +222,9 @@ def run() -> dict[str, float | int | str]:
                 api, liquidation_token, redis_url, database_url, feed, LIQUIDATION_ROUNDS
             )
             figures = summarize(trades, health, to_engine, to_db)
+            quoter.paused.clear()
+            figures.update(idempotency_cost(port, tokens, plan.cpu_pids))
+            quoter.paused.set()
             # The same with the SPEC's 100 ms batch window, for comparison (README, Performance)
             services["poller"].stop()
             services.env["PRICE_BATCH_MS"] = "100"  # a window, as the SPEC once asked
@@ -295,6 +301,47 @@ def summarize(trades: dict, health: dict, to_engine: list, to_db: list) -> dict:
     if failures:
         figures["e2e_non_200"] = str(failures)
     return figures
+
+
+def idempotency_cost(port: int, tokens: list[str], pids: list[int]) -> dict:
+    """The trade mix with an Idempotency-Key on every open and close (K) against the same
+    without (P), in the order K P P K: a platform that slows down as it fills up (more rows,
+    more positions) then charges both alike, so the difference is the idempotent path's."""
+    passes: dict[bool, list[dict]] = {True: [], False: []}
+    for keyed in (True, False, False, True):
+        plan = Plan("127.0.0.1", port, IDEMPOTENCY_PASS_S, 2.0, "trades", tokens)
+        plan.idempotency, plan.cpu_pids = keyed, pids
+        passes[keyed].append(load(plan))
+    keyed, plain = (_merged(passes[True]), _merged(passes[False]))
+    figures: dict[str, float | int | str] = {}
+    for name, result in (("idempotent", keyed), ("unkeyed", plain)):
+        opens, closes = result["latencies"].get("open", []), result["latencies"].get("close", [])
+        figures[f"e2e_{name}_open_per_s"] = round(len(opens) / result["seconds"])
+        figures[f"e2e_{name}_open_p50_ms"] = ms(median(opens))
+        figures[f"e2e_{name}_open_p99_ms"] = ms(percentile(opens, 0.99))
+        figures[f"e2e_{name}_cpu_us_per_trade"] = round(
+            result["cpu_seconds"] * 1e6 / (len(opens) + len(closes)), 1
+        )
+        failures = {k: v for k, v in result["statuses"].items() if not k.endswith(" 200")}
+        if failures:
+            figures[f"e2e_{name}_non_200"] = str(failures)
+    figures["e2e_idempotency_cpu_us_per_trade"] = round(
+        float(figures["e2e_idempotent_cpu_us_per_trade"])
+        - float(figures["e2e_unkeyed_cpu_us_per_trade"]),
+        1,
+    )
+    return figures
+
+
+def _merged(results: list[dict]) -> dict:
+    merged: dict = {"seconds": 0.0, "cpu_seconds": 0.0, "statuses": Counter(), "latencies": {}}
+    for result in results:
+        merged["seconds"] += result["seconds"]
+        merged["cpu_seconds"] += result["cpu_seconds"]
+        merged["statuses"].update(result["statuses"])
+        for kind, samples in result["latencies"].items():
+            merged["latencies"].setdefault(kind, []).extend(samples)
+    return merged
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ the mix (see `Plan`). The result holds per-kind counts, statuses and latencies.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import sys
 import time
@@ -35,6 +36,7 @@ class Plan:
     mode: str  # "trades" (open/close mix) or "health"
     tokens: list[str]  # one connection per token
     open_share: float = 2 / 3  # in "trades": the rest close one of the connection's positions
+    idempotency: bool = False  # in "trades": every open and close with a new Idempotency-Key
     cpu_pids: list[int] = field(default_factory=list)  # whose CPU time the window is charged
 
 
@@ -74,10 +76,14 @@ class Connection:
         return status, body
 
 
-def _request(method: str, path: str, host: str, token: str | None, body: bytes = b"") -> bytes:
+def _request(
+    method: str, path: str, host: str, token: str | None, body: bytes = b"", key: str = ""
+) -> bytes:
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
     if token:
         lines.append(f"Authorization: Bearer {token}")
+    if key:
+        lines.append(f"Idempotency-Key: {key}")
     if body:
         lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
@@ -105,6 +111,7 @@ async def _client(plan: Plan, token: str, tally: Tally, deadline: float, seed: i
     ]
     open_requests = [_request("POST", "/api/v1/trade/create", host, token, b) for b in open_bodies]
     mine: list[str] = []
+    keys = (f"{seed}-{n}" for n in itertools.count()) if plan.idempotency else None
     try:
         while time.perf_counter() < deadline:
             if plan.mode == "health":
@@ -112,7 +119,11 @@ async def _client(plan: Plan, token: str, tally: Tally, deadline: float, seed: i
             elif mine and rng.random() > plan.open_share:
                 kind = "close"
                 body = orjson.dumps({"orderId": mine.pop(rng.randrange(len(mine)))})
-                raw = _request("POST", "/api/v1/trade/close", host, token, body)
+                key = next(keys) if keys else ""
+                raw = _request("POST", "/api/v1/trade/close", host, token, body, key)
+            elif keys:
+                kind, body = "open", open_bodies[rng.randrange(len(open_bodies))]
+                raw = _request("POST", "/api/v1/trade/create", host, token, body, next(keys))
             else:
                 kind, raw = "open", open_requests[rng.randrange(len(open_requests))]
             started = time.perf_counter()

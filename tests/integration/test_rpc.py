@@ -9,10 +9,10 @@ import pytest
 
 from exness.adapters import keys
 from exness.adapters.engine_port import EngineTimeout
-from exness.adapters.rpc import EngineClient
+from exness.adapters.rpc import EngineClient, now_us
 from exness.codec.commands import decode_command
 from exness.codec.replies import encode_reply
-from exness.domain.messages import Balance, GetUsdcBalance, Reply
+from exness.domain.messages import Balance, CloseTrade, GetUsdcBalance, Reply
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +56,7 @@ async def test_an_engine_that_does_not_answer_is_a_timeout(redis_client, redis_u
     try:
         with pytest.raises(EngineTimeout, match=r"did not answer within 0\.3 s"):
             await engine.send(balance_of(engine, "nobody-home"))
-        # the request is still queued: an engine that comes back would apply it
+        # the request is still queued; an engine that came back would refuse it as late
         assert await redis_client.llen(keys.WALLET_QUEUE) == 1
         # a late reply finds no caller and is dropped quietly; the client keeps working
         late = decode_command((await redis_client.rpop(keys.WALLET_QUEUE)), 0)
@@ -65,5 +65,45 @@ async def test_an_engine_that_does_not_answer_is_a_timeout(redis_client, redis_u
         second = asyncio.create_task(engine.send(balance_of(engine, "someone")))
         await answer_everything(redis_client, 1)
         assert (await second).ok
+    finally:
+        await engine.stop()
+
+
+async def test_every_command_carries_a_deadline_a_little_before_the_time_out(
+    redis_client, redis_url
+):
+    """The engine refuses a command taken after its deadline; the deadline comes before the
+    server's own time-out (by a fifth of it, at most 0.25 s), so a refusal, or the answer to
+    a command taken just in time, still reaches the server before it answers 504."""
+    for timeout_s, margin_s in ((5, 0.25), (0.5, 0.1)):
+        engine = EngineClient(redis_client, redis_url, timeout_s=timeout_s)
+        await engine.start()
+        try:
+            sent_at = now_us()
+            call = asyncio.create_task(engine.send(balance_of(engine, "alice")))
+            [command] = await answer_everything(redis_client, 1)
+            await call
+            expected = sent_at + (timeout_s - margin_s) * 1_000_000
+            assert expected <= command.deadline <= expected + 100_000
+        finally:
+            await engine.stop()
+
+
+async def test_an_older_copys_late_refusal_does_not_answer_a_retry(redis_client, redis_url):
+    """A retried idempotent request is sent again with the same request id; the refusal of
+    the earlier copy (taken after its deadline) must not be taken for the retry's answer."""
+    engine = EngineClient(redis_client, redis_url, timeout_s=5)
+    await engine.start()
+    try:
+        request_id = f"{keys.IDEMPOTENT_PREFIX}alice:abc"
+        retry = asyncio.create_task(engine.send(CloseTrade(request_id, "alice", "order-1")))
+        popped = await redis_client.brpop([keys.TRADE_QUEUE], timeout=5)
+        envelope = decode_command(popped[1], 0)
+        late = Reply.rejected(request_id, "DEADLINE_EXCEEDED", "the earlier copy, too late")
+        await redis_client.lpush(envelope.reply_to, encode_reply(late))
+        await asyncio.sleep(0.2)
+        assert not retry.done()  # ignored: the retry's own deadline has not passed
+        await redis_client.lpush(envelope.reply_to, encode_reply(Reply(request_id, Balance(1))))
+        assert (await retry).ok
     finally:
         await engine.stop()

@@ -5,14 +5,18 @@ end-to-end suite instead."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from exness.adapters.idempotency import MemoryIdempotencyStore
 from exness.adapters.inprocess import InProcessEngine
 from exness.domain import Engine, EngineConfig, InitializeWallet, PriceTick
 from exness.services.server.app import create_app
@@ -26,6 +30,20 @@ from exness.settings import get_settings
 NOW_US = 1_700_000_000 * 1_000_000
 
 
+def exact(response: httpx.Response) -> Any:
+    """The JSON body with numbers as exact Decimals, as the server wrote them."""
+    return json.loads(response.text, parse_float=Decimal, parse_int=Decimal)
+
+
+def failure(response: httpx.Response, status: int, mentions: str = "") -> dict[str, Any]:
+    """A failure answer: the status, `{"success": false, "message"}` mentioning `mentions`."""
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    assert body["success"] is False and body["message"], body
+    assert mentions in body["message"], body
+    return body
+
+
 @dataclass
 class Desk:
     """The app, its engine and a clock a test moves by hand."""
@@ -34,7 +52,7 @@ class Desk:
     engine: InProcessEngine
     sessions: SessionTokens
     session_store: MemorySessionStore
-    app: Any = None
+    app: FastAPI
     now: int = NOW_US
 
     def clock(self) -> int:
@@ -80,6 +98,7 @@ async def desk(tmp_path, request) -> AsyncIterator[Desk]:
         limiter=RateLimiter(None, 0),  # type: ignore[arg-type]
         metrics=Metrics(),
         health=None,  # type: ignore[arg-type]
+        idempotency=MemoryIdempotencyStore(),
     )
     app = create_app(settings, resources)
     transport = httpx.ASGITransport(app=app)

@@ -3,27 +3,13 @@ shape and exact values, and every rejection's status and message."""
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 
 import pytest
 
-from tests.routes.conftest import Desk
+from tests.routes.conftest import Desk, exact, failure
 
 SOL_150 = 150_000_000
-
-
-def exact(response) -> dict:
-    """The JSON body with numbers as exact Decimals, as the server wrote them."""
-    return json.loads(response.text, parse_float=Decimal, parse_int=Decimal)
-
-
-def failure(response, status: int, mentions: str = "") -> dict:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["success"] is False and body["message"], body
-    assert mentions in body["message"], body
-    return body
 
 
 LONG = {"asset": "SOL", "type": "long", "margin": 1000, "leverage": 10, "slippage": 100}
@@ -44,9 +30,13 @@ async def test_create_open_close_share_one_position_view(desk: Desk):
         "leverage",
         "openPrice",
         "liquidationPrice",
+        "stopLoss",
+        "takeProfit",
         "createdAt",
     }
-    assert set(opened) == position_fields | {"balance"}
+    assert set(opened) == position_fields | {"orderType", "status", "balance"}
+    assert opened["orderType"] == "market" and opened["status"] == "open"
+    assert opened["stopLoss"] is None and opened["takeProfit"] is None
     assert opened["margin"] == Decimal("10.00") and opened["balance"] == 499_000
     assert opened["openPrice"] == Decimal("150.000000")
     assert opened["liquidationPrice"] == Decimal("135.000000")
@@ -62,12 +52,18 @@ async def test_create_open_close_share_one_position_view(desk: Desk):
         await desk.client.post("/trade/close", json={"orderId": opened["orderId"]}, headers=alice)
     )
     assert set(closed) == position_fields | {
+        "closedMargin",
+        "remainingMargin",
+        "status",
         "closePrice",
         "pnl",
+        "closeReason",
         "liquidated",
         "closedAt",
         "balance",
     }
+    assert closed["closedMargin"] == Decimal("10.00") and closed["remainingMargin"] == 0
+    assert closed["status"] == "closed" and closed["closeReason"] == "manual"
     assert {k: closed[k] for k in position_fields} == {k: opened[k] for k in position_fields}
     assert closed["pnl"] == Decimal("1.00") and closed["balance"] == 500_100
     assert closed["liquidated"] is False and closed["closedAt"] >= closed["createdAt"]

@@ -17,6 +17,9 @@ REPLY_TTL_S = 120  # a reply list whose server is gone expires
 IDEMPOTENT_PREFIX = "idem:"
 OUTCOME_PREFIX = "engine:outcome:"
 OUTCOME_TTL_S = 24 * 3600
+# the server's record of each (trader, Idempotency-Key) and its first answer, 24 h
+# (adapters/idempotency.py)
+IDEMPOTENCY_PREFIX = "idempotency:"
 
 # poller (or anyone) -> engine: stream, field "data" (see codec/prices.py)
 PRICE_STREAM = "price_stream"

@@ -5,6 +5,16 @@ reader that takes replies in batches (BLMPOP) and resolves the waiting futures b
 id. Requests made in the same turn of the event loop are pushed together, one LPUSH per
 queue; no connection is held while waiting, so thousands of requests can be in flight.
 A reply that comes after its request timed out finds no future and is dropped.
+
+Every command carries a deadline: its send time plus the time-out, less DEADLINE_MARGIN. The
+engine refuses unapplied (DEADLINE_EXCEEDED) a command it takes after its deadline, so when
+this client gives up and the server answers 504, the engine has either refused the command
+or will, or took it at least the margin before the 504 (its reply delayed past it): never a
+surprise application long after the trader was told "timed out". The margin is there
+(a) so that the engine's answer to a command taken just in time, or its refusal of one taken
+late, still reaches the server before the time-out, rather than crossing a 504, and (b) for
+the small difference between this process's clock and the engine's (the journal entry's
+time, from Redis).
 """
 
 from __future__ import annotations
@@ -36,6 +46,13 @@ log = get_logger(__name__)
 
 LatencyObserver = Callable[[str, float], None]  # (the command's wire name, seconds)
 
+DEADLINE_MARGIN_S = 0.25  # at most; a fifth of a shorter time-out
+LATE = "DEADLINE_EXCEEDED"
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
 
 class EngineClient:
     """The engine port (adapters/engine_port.py) over Redis."""
@@ -66,6 +83,11 @@ class EngineClient:
         self._deadlines: deque[tuple[float, str]] = deque()
         self._expiring: asyncio.Task[None] | None = None
         self._stopping = False
+        margin = min(DEADLINE_MARGIN_S, timeout_s / 5)
+        self._deadline_after_us = int((timeout_s - margin) * 1_000_000)
+        # the deadline each idempotent request (keys.IDEMPOTENT_PREFIX) was sent with: such an
+        # id is sent again on a retry, and an older copy's refusal must not answer the new one
+        self._idempotent_deadlines: dict[str, int] = {}
 
     async def start(self) -> None:
         self._reader = asyncio.create_task(self._read_replies(), name="engine-replies")
@@ -95,6 +117,10 @@ class EngineClient:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Reply] = loop.create_future()
         started = time.perf_counter()
+        if command.deadline is None:
+            command.deadline = now_us() + self._deadline_after_us
+        if request_id.startswith(keys.IDEMPOTENT_PREFIX):
+            self._idempotent_deadlines[request_id] = command.deadline
         self._pending[request_id] = future
         self._deadlines.append((started + self.timeout_s, request_id))
         try:
@@ -107,6 +133,7 @@ class EngineClient:
             return await future
         finally:
             self._pending.pop(request_id, None)
+            self._idempotent_deadlines.pop(request_id, None)
             if self._on_latency is not None:
                 self._on_latency(wire_name(command), time.perf_counter() - started)
 
@@ -175,5 +202,10 @@ class EngineClient:
             log.warning("bad reply from the engine", error=str(error))
             return
         future = self._pending.get(reply.request_id)
-        if future is not None and not future.done():
-            future.set_result(reply)
+        if future is None or future.done():
+            return
+        if reply.code == LATE:
+            deadline = self._idempotent_deadlines.get(reply.request_id)
+            if deadline is not None and now_us() < deadline:
+                return  # an earlier copy of a retried request, refused: not this copy's answer
+        future.set_result(reply)

@@ -14,11 +14,12 @@ from exness import __version__
 from exness.services.server.browser import OriginCheckMiddleware, SecurityHeadersMiddleware
 from exness.services.server.clientip import ClientAddressMiddleware, TrustedProxies
 from exness.services.server.errors import install_error_handlers
+from exness.services.server.idempotency import IdempotencyMiddleware
 from exness.services.server.metrics import Metrics, MetricsMiddleware
 from exness.services.server.ratelimit import RateLimitMiddleware
 from exness.services.server.resources import Resources, connected, install
 from exness.services.server.responses import ExactJSONResponse, dumps
-from exness.services.server.routes import auth, market, ops, trading, wallet
+from exness.services.server.routes import auth, market, ops, orders, quotes, trading, wallet
 from exness.services.server.webapp import install_web_app
 from exness.settings import Settings, get_settings
 
@@ -102,6 +103,8 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     if resources is not None:
         install(app, resources)
     install_error_handlers(app)
+    # Innermost: what it keeps and replays is the routes' own answer; CORS applies to both.
+    app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=[settings.frontend_url],
@@ -120,7 +123,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
 
     # Each router straight onto the app, the busiest first: FastAPI tries included routers
     # in order, level by level, and that costs a request more than the route itself.
-    for module in (trading, wallet, market, auth):
+    for module in (trading, wallet, orders, quotes, market, auth):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(ops.router)  # /health and /metrics, unlimited
     app.include_router(ops.router, prefix="/api/v1", include_in_schema=False)

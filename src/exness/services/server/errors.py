@@ -16,7 +16,14 @@ from exness.adapters.engine_port import EngineTimeout, EngineUnavailable
 from exness.log import get_logger
 from exness.services.server.responses import ExactJSONResponse
 
-__all__ = ["ApiError", "install_error_handlers", "rejection_status"]
+__all__ = [
+    "RETRY_SAME_KEY",
+    "ApiError",
+    "failure",
+    "install_error_handlers",
+    "rejection_status",
+    "timeout_message",
+]
 
 log = get_logger(__name__)
 
@@ -29,14 +36,30 @@ _REJECTION_STATUS = {
     "UNKNOWN_ORDER": 404,
     "NOT_ORDER_OWNER": 403,
     "ORDER_ALREADY_CLOSED": 409,
+    "ORDER_NOT_PENDING": 409,  # cancel: it filled (close it instead), or was cancelled
+    "ORDER_IS_PENDING": 409,  # close: it has not filled (cancel it instead)
     "DUPLICATE_ORDER": 409,
     "PRICE_UNAVAILABLE": 503,
     "STALE_PRICE": 503,
+    # Taken by the engine after the server's deadline, and not applied: as a time-out (the
+    # message says to retry with the same Idempotency-Key, which then gives the real outcome).
+    "DEADLINE_EXCEEDED": 504,
 }
 
 
 def rejection_status(code: str | None) -> int:
     return _REJECTION_STATUS.get(code or "", 400)
+
+
+RETRY_SAME_KEY = (
+    "retry with the same Idempotency-Key header to learn the outcome (a request sent without "
+    "one may or may not have been applied: check /trades/open and /orders/pending)"
+)
+
+
+def timeout_message(what: str) -> str:
+    """A 504's message: what happened, and how to learn the real outcome."""
+    return f"{what}; {RETRY_SAME_KEY}"
 
 
 class ApiError(Exception):
@@ -86,7 +109,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(EngineTimeout)
     async def engine_timeout(_: Request, error: EngineTimeout) -> ExactJSONResponse:
-        return failure(504, f"{error}; the request may still be applied", "ENGINE_TIMEOUT")
+        return failure(504, timeout_message(str(error)), "ENGINE_TIMEOUT")
 
     @app.exception_handler(EngineUnavailable)
     async def engine_unavailable(_: Request, error: EngineUnavailable) -> ExactJSONResponse:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exness.adapters.db.session import create_engine
 from exness.adapters.engine_port import EnginePort, QuotePort
+from exness.adapters.idempotency import IdempotencyStore, RedisIdempotencyStore
 from exness.adapters.mail import Mailer, make_mailer
 from exness.adapters.quotes import QuoteBook
 from exness.adapters.redis import connect
@@ -44,6 +45,7 @@ class Resources:
     limiter: RateLimiter
     metrics: Metrics
     health: HealthMonitor
+    idempotency: IdempotencyStore
 
 
 def install(app: FastAPI, resources: Resources) -> None:
@@ -109,6 +111,7 @@ async def connected(
             ),
             metrics=metrics,
             health=health,
+            idempotency=RedisIdempotencyStore(redis),
         )
     finally:
         for part in reversed(started):

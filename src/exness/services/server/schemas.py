@@ -11,7 +11,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, WithJsonSchema, model_validator
+from pydantic_core import PydanticCustomError
 
 Asset = Literal["SOL", "ETH", "BTC"]
 TradeType = Literal["long", "short"]
@@ -31,27 +32,100 @@ class EmailBody(Strict):
     email: EmailStr = Field(description="where the sign-in link is sent")
 
 
+OrderKind = Literal["market", "limit", "stop"]
+PriceUnits = Annotated[
+    int, Field(gt=0, le=MAX_PRICE_UNITS, description="a price in the asset's units")
+]
+# Ids travel to the engine and, in its replies, to the database, where a NUL is refused:
+# no control characters.
+OrderId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+def _invalid(message: str) -> PydanticCustomError:
+    return PydanticCustomError("invalid_order", message)
+
+
 class TradeCreateBody(Strict):
+    """A market order (`orderType` "market", the default) opens at once at the ask (long) or
+    the bid (short); a limit or stop order waits for `triggerPrice` with its margin reserved
+    (SPEC §7.3). Prices are integers in the asset's units (SOL/ETH 6 decimals, BTC 4)."""
+
     asset: Asset
     type: TradeType
     margin: int = Field(gt=0, le=MAX_MARGIN_CENTS, description="cents taken from the balance")
     leverage: int = Field(ge=1, le=100, description="1x to 100x")
-    slippage: int = Field(
-        ge=10, le=10_000, description="basis points the execution price may differ from the quote"
+    orderType: OrderKind = Field(
+        "market", description="market (default), limit or stop (needs triggerPrice)"
+    )
+    slippage: int | None = Field(
+        None,
+        ge=10,
+        le=10_000,
+        description="basis points the execution price may differ from the quote; required for "
+        "a market order, optional (and unused: the trigger is the price) for limit and stop",
     )
     price: int | None = Field(
         None,
         gt=0,
         le=MAX_PRICE_UNITS,
-        description="optional quote in the asset's units; by default the latest price the "
-        "server holds when the request arrives",
+        description="optional quote in the asset's units for the slippage check; by default the "
+        "ask (long) or bid (short) the server holds when the request arrives",
     )
+    triggerPrice: PriceUnits | None = Field(
+        None,
+        description="limit and stop orders: a long limit fills when the ask falls to it, a long "
+        "stop when the ask rises to it, a short limit when the bid rises to it, a short stop "
+        "when the bid falls to it",
+    )
+    stopLoss: PriceUnits | None = Field(
+        None, description="closes the position when the bid (long) / ask (short) reaches it"
+    )
+    takeProfit: PriceUnits | None = Field(
+        None, description="closes the position when the bid (long) / ask (short) reaches it"
+    )
+
+    @model_validator(mode="after")
+    def _fits_order_type(self) -> TradeCreateBody:
+        if self.orderType == "market":
+            if self.slippage is None:
+                raise _invalid("slippage is required for a market order (10 to 10000 bps)")
+            if self.triggerPrice is not None:
+                raise _invalid("triggerPrice is for limit and stop orders only")
+        elif self.triggerPrice is None:
+            raise _invalid(f"triggerPrice is required for a {self.orderType} order")
+        return self
 
 
 class TradeCloseBody(Strict):
-    # No control characters: the id travels to the engine and, in its replies, to the
-    # database, where a NUL is refused.
-    orderId: str = Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")
+    orderId: OrderId
+    margin: int | None = Field(
+        None,
+        gt=0,
+        le=MAX_MARGIN_CENTS,
+        description="cents of the position's margin to close (at most all of it); the rest stays "
+        "open with the same entry, leverage and liquidation price. Absent: close it all",
+    )
+
+
+class TradeModifyBody(Strict):
+    """Set (an integer), clear (`null`) or keep (absent) the stop loss and take profit of an
+    open position or a pending order. Valid levels: long — liquidation price < stopLoss <
+    bid < takeProfit; short — takeProfit < ask < stopLoss < liquidation price (for a pending
+    order the trigger price stands for the bid/ask)."""
+
+    orderId: OrderId
+    stopLoss: PriceUnits | None = Field(None, description="asset units; null clears it")
+    takeProfit: PriceUnits | None = Field(None, description="asset units; null clears it")
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> TradeModifyBody:
+        if not {"stopLoss", "takeProfit"} & self.model_fields_set:
+            raise _invalid("give stopLoss and/or takeProfit: an integer sets it, null clears it")
+        return self
+
+
+class OrderCancelBody(Strict):
+    orderId: OrderId
 
 
 class Message(BaseModel):
@@ -64,8 +138,11 @@ class Failure(BaseModel):
     code: str | None = None
 
 
+CloseReason = Literal["manual", "sl", "tp", "liquidation"]
+
+
 class PositionView(BaseModel):
-    """A position as every trade answer shows it (create, open trades, close)."""
+    """A position as every trade answer shows it (create, open trades, close, modify)."""
 
     orderId: str
     asset: Asset
@@ -74,28 +151,116 @@ class PositionView(BaseModel):
     leverage: int
     openPrice: Human = Field(description="human units")
     liquidationPrice: Human = Field(description="human units: liquidated at or beyond it")
+    stopLoss: Human | None = Field(description="human units; null: none")
+    takeProfit: Human | None = Field(description="human units; null: none")
     createdAt: str = Field(description="when it opened, ISO 8601 UTC")
 
 
 class TradeCreated(PositionView):
+    """A market order's answer: the position it opened."""
+
+    orderType: Literal["market"] = "market"
+    status: Literal["open"] = "open"
     balance: int = Field(description="cents left in the wallet")
 
 
+class OrderView(BaseModel):
+    """A limit or stop order waiting for its trigger (SPEC §7.3)."""
+
+    orderId: str
+    asset: Asset
+    type: TradeType
+    orderType: Literal["limit", "stop"]
+    triggerPrice: Human = Field(description="human units")
+    margin: Human = Field(description="USD, reserved from the balance until it fills")
+    leverage: int
+    stopLoss: Human | None = Field(description="attached to the position when it fills")
+    takeProfit: Human | None = Field(description="attached to the position when it fills")
+    createdAt: str = Field(description="when it was placed, ISO 8601 UTC")
+
+
+class OrderPlaced(OrderView):
+    """A limit or stop order's answer: the order, waiting."""
+
+    status: Literal["pending"] = "pending"
+    balance: int = Field(description="cents left in the wallet (the margin is reserved)")
+
+
+class PendingOrders(BaseModel):
+    orders: list[OrderView]
+
+
+class OrderCancelled(OrderView):
+    status: Literal["cancelled"] = "cancelled"
+    balance: int = Field(description="cents in the wallet, the reserved margin back")
+
+
+class ModifiedPosition(PositionView):
+    """An open position with its new stop loss and take profit."""
+
+    status: Literal["open"] = "open"
+
+
+class ModifiedOrder(OrderView):
+    """A pending order with its new stop loss and take profit."""
+
+    status: Literal["pending"] = "pending"
+
+
 class TradeClosedAnswer(PositionView):
-    closePrice: Human = Field(description="human units")
-    pnl: Human = Field(description="USD, realized")
+    """One close, whole or part; `margin` is the position's margin before it."""
+
+    closedMargin: Human = Field(description="USD of margin closed by this close")
+    remainingMargin: Human = Field(description="USD still open (0 once it is all closed)")
+    status: Literal["open", "closed"] = Field(description="open while margin remains")
+    closePrice: Human = Field(description="human units: the bid (long) or ask (short)")
+    pnl: Human = Field(description="USD, realized by this close")
+    closeReason: CloseReason
     liquidated: bool
     closedAt: str = Field(description="ISO 8601 UTC")
     balance: int = Field(description="cents in the wallet after the close")
 
 
 class OpenTrade(PositionView):
-    currentPrice: Human | None = Field(description="the engine's latest price, human units")
+    currentPrice: Human | None = Field(
+        description="where it would close now: the bid (long) or ask (short), human units"
+    )
     pnl: Human | None = Field(description="USD if closed at currentPrice")
 
 
 class OpenTrades(BaseModel):
     trades: list[OpenTrade]
+
+
+class AccountAnswer(BaseModel):
+    """SPEC §7.6, live from the engine; amounts in cents."""
+
+    balance: int = Field(description="free cents")
+    reserved: int = Field(description="cents held by pending orders")
+    usedMargin: int = Field(description="cents in open positions")
+    unrealizedPnl: int = Field(
+        description="cents at the current bid/ask, each position's loss capped at its margin"
+    )
+    equity: int = Field(description="balance + reserved + usedMargin + unrealizedPnl")
+    marginLevel: Human | None = Field(
+        description="equity ÷ usedMargin × 100, 2 decimals half-to-even; null with no position"
+    )
+    openPositions: int
+    pendingOrders: int
+
+
+class QuoteView(BaseModel):
+    asset: Asset
+    bid: Human | None = Field(description="human units; what a long closes and a short opens at")
+    ask: Human | None = Field(description="human units; what a long opens and a short closes at")
+    price: Human | None = Field(description="the mid, human units")
+    ts: int | None = Field(description="the feed's event time, µs since the epoch")
+
+
+class Quotes(BaseModel):
+    quotes: list[QuoteView] = Field(
+        description="every asset; bid, ask, price and ts are null until its first price"
+    )
 
 
 class HistoryTrade(BaseModel):

@@ -11,27 +11,50 @@ from decimal import Decimal
 from typing import Any
 
 from exness.domain.assets import ASSETS
-from exness.domain.messages import OpenPosition, PositionClosed, PositionOpened
+from exness.domain.messages import (
+    Account,
+    Cancelled,
+    Modified,
+    OpenPosition,
+    PendingPlaced,
+    PositionClosed,
+    PositionOpened,
+    Quote,
+)
 from exness.domain.money import USD_DECIMALS, percent, to_decimal
+from exness.domain.orders import PendingOrder
 from exness.domain.positions import Position
 from exness.services.server.schemas import (
+    AccountAnswer,
     AssetBalance,
     Balances,
     HistoryTrade,
+    ModifiedOrder,
+    ModifiedPosition,
     OpenTrade,
+    OrderCancelled,
+    OrderPlaced,
+    OrderView,
+    QuoteView,
     TradeClosedAnswer,
     TradeCreated,
 )
 
 __all__ = [
+    "account",
     "balances",
+    "cancelled_order",
     "closed_trade",
     "created_trade",
     "duration",
     "history_trade",
     "iso_from_us",
+    "modified",
     "open_trade",
+    "pending_order",
+    "placed_order",
     "price",
+    "quote_view",
     "usd",
 ]
 
@@ -58,6 +81,10 @@ def iso(moment: datetime | None) -> str | None:
     return None if moment is None else iso_from_datetime(moment)
 
 
+def _level(asset: str, units: int | None) -> Decimal | None:
+    return None if units is None else price(asset, units)
+
+
 def _position_fields(position: Position) -> dict[str, Any]:
     asset = position.asset
     return {
@@ -68,7 +95,25 @@ def _position_fields(position: Position) -> dict[str, Any]:
         "leverage": position.leverage,
         "openPrice": price(asset, position.open_price),
         "liquidationPrice": price(asset, position.liquidation_price),
+        "stopLoss": _level(asset, position.stop_loss),
+        "takeProfit": _level(asset, position.take_profit),
         "createdAt": iso_from_us(position.opened_at),
+    }
+
+
+def _order_fields(order: PendingOrder) -> dict[str, Any]:
+    asset = order.asset
+    return {
+        "orderId": order.order_id,
+        "asset": asset,
+        "type": order.side,
+        "orderType": order.order_type,
+        "triggerPrice": price(asset, order.trigger_price),
+        "margin": usd(order.margin),
+        "leverage": order.leverage,
+        "stopLoss": _level(asset, order.stop_loss),
+        "takeProfit": _level(asset, order.take_profit),
+        "createdAt": iso_from_us(order.placed_at),
     }
 
 
@@ -76,12 +121,36 @@ def created_trade(result: PositionOpened) -> TradeCreated:
     return TradeCreated(**_position_fields(result.position), balance=result.balance)
 
 
+def placed_order(result: PendingPlaced) -> OrderPlaced:
+    return OrderPlaced(**_order_fields(result.order), balance=result.balance)
+
+
+def pending_order(order: PendingOrder) -> OrderView:
+    return OrderView(**_order_fields(order))
+
+
+def cancelled_order(result: Cancelled) -> OrderCancelled:
+    return OrderCancelled(**_order_fields(result.order), balance=result.balance)
+
+
+def modified(result: Modified) -> ModifiedPosition | ModifiedOrder:
+    order = result.order
+    if isinstance(order, Position):
+        return ModifiedPosition(**_position_fields(order))
+    return ModifiedOrder(**_order_fields(order))
+
+
 def closed_trade(result: PositionClosed) -> TradeClosedAnswer:
     close = result.close
+    asset = close.position.asset
     return TradeClosedAnswer(
         **_position_fields(close.position),
-        closePrice=price(close.position.asset, close.close_price),
+        closedMargin=usd(close.margin),
+        remainingMargin=usd(close.remaining),
+        status="open" if close.remaining else "closed",
+        closePrice=price(asset, close.close_price),
         pnl=usd(close.pnl),
+        closeReason=close.reason,
         liquidated=close.liquidated,
         closedAt=iso_from_us(close.closed_at),
         balance=result.balance,
@@ -94,6 +163,32 @@ def open_trade(item: OpenPosition) -> OpenTrade:
         **_position_fields(item.position),
         currentPrice=None if current is None else price(item.position.asset, current),
         pnl=None if pnl is None else usd(pnl),
+    )
+
+
+def account(result: Account) -> AccountAnswer:
+    """SPEC §7.6 exactly: cents, and the margin level as a 2-place decimal or null."""
+    return AccountAnswer(
+        balance=result.balance,
+        reserved=result.reserved,
+        usedMargin=result.used_margin,
+        unrealizedPnl=result.unrealized_pnl,
+        equity=result.equity,
+        marginLevel=result.margin_level,
+        openPositions=result.open_positions,
+        pendingOrders=result.pending_orders,
+    )
+
+
+def quote_view(asset: str, quote: Quote | None) -> QuoteView:
+    if quote is None:
+        return QuoteView(asset=asset, bid=None, ask=None, price=None, ts=None)  # type: ignore[arg-type]
+    return QuoteView(
+        asset=asset,  # type: ignore[arg-type]  # one of ASSETS
+        bid=price(asset, quote.bid),
+        ask=price(asset, quote.ask),
+        price=price(asset, quote.price),
+        ts=quote.ts,
     )
 
 

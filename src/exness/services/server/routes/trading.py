@@ -1,4 +1,5 @@
-"""Opening and closing positions, open positions live from the engine, history from the DB."""
+"""Opening, closing and modifying positions (SPEC §4, §7), open positions live from the
+engine, history from the DB."""
 
 from __future__ import annotations
 
@@ -6,15 +7,18 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from exness.adapters.db.queries import HistoryFilter, SortBy, Status, trade_history
-from exness.adapters.engine_port import QuotePort
+from exness.adapters.engine_port import EnginePort, QuotePort
 from exness.domain.messages import (
     CloseTrade,
     CreateTrade,
     GetOpenTrades,
+    Modified,
+    ModifyTrade,
     OpenPositions,
+    PendingPlaced,
     PositionClosed,
     PositionOpened,
     Reply,
@@ -22,20 +26,32 @@ from exness.domain.messages import (
 )
 from exness.services.server.deps import DatabaseDep, EngineDep, QuotesDep, SessionDep
 from exness.services.server.errors import ApiError, rejection_status
+from exness.services.server.idempotency import Attempt, attempt_of, deliver
 from exness.services.server.responses import ExactJSONResponse, exact
 from exness.services.server.schemas import (
     Asset,
     Failure,
     History,
     HistoryAnalytics,
+    ModifiedOrder,
+    ModifiedPosition,
     OpenTrades,
+    OrderPlaced,
     Pagination,
     TradeCloseBody,
     TradeClosedAnswer,
     TradeCreateBody,
     TradeCreated,
+    TradeModifyBody,
 )
-from exness.services.server.views import closed_trade, created_trade, history_trade, open_trade
+from exness.services.server.views import (
+    closed_trade,
+    created_trade,
+    history_trade,
+    modified,
+    open_trade,
+    placed_order,
+)
 
 router = APIRouter(tags=["trading"])
 
@@ -44,8 +60,39 @@ ENGINE_FAILURES: Responses = {
     400: {"model": Failure, "description": "bad input, insufficient balance, slippage exceeded"},
     401: {"model": Failure},
     503: {"model": Failure, "description": "no fresh price, or the engine is unreachable"},
-    504: {"model": Failure, "description": "the engine did not answer in time"},
+    504: {
+        "model": Failure,
+        "description": "the engine did not answer in time: retry with the same Idempotency-Key "
+        "to learn the outcome",
+    },
 }
+ORDER_FAILURES: Responses = {
+    403: {"model": Failure, "description": "another trader's order"},
+    404: {"model": Failure, "description": "no such order"},
+}
+IDEMPOTENCY_HEADER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+    "description": "1–255 visible ASCII characters. The first answer (every one but a 5xx) is "
+    "kept 24 h for this trader and key and given back to a retry with the same body, with "
+    "`Idempotent-Replayed: true`, without applying the request again; after a 504 the retry "
+    "gives the real outcome. Another body with the same key is 422; a retry while the first "
+    "attempt is in flight is 409.",
+}
+IDEMPOTENCY_FAILURES: Responses = {
+    409: {
+        "model": Failure,
+        "description": "IDEMPOTENCY_IN_FLIGHT: the key's first attempt is "
+        "still being answered; retry in a moment",
+    },
+    422: {
+        "model": Failure,
+        "description": "IDEMPOTENCY_KEY_REUSED: the key was used for a different request",
+    },
+}
+IDEMPOTENT: dict[str, Any] = {"parameters": [IDEMPOTENCY_HEADER]}
 
 R = TypeVar("R", bound=Result)
 
@@ -60,33 +107,67 @@ def answered(reply: Reply, expected: type[R]) -> R:
     return result
 
 
-async def current_quote(quotes: QuotePort, asset: str) -> int:
-    """The price a trader sees now: the engine's latest, as published in price-ASSET."""
+def request_id(engine: EnginePort, attempt: Attempt | None) -> str:
+    """The engine request id: the idempotent attempt's, or a new one."""
+    return attempt.request_id if attempt is not None else engine.new_request_id()
+
+
+async def side_quote(quotes: QuotePort, asset: str, side: str) -> int:
+    """The price a trader sees now for their side: the ask to buy (long), the bid to sell
+    (short), as the engine last published it in price-ASSET."""
     quote = await quotes.quote(asset)
     if quote is None:
         raise ApiError(503, f"no {asset} price has been received yet", "PRICE_UNAVAILABLE")
-    return quote.price
+    return quote.ask if side == "long" else quote.bid
 
 
-@router.post("/trade/create", response_model=TradeCreated, responses=ENGINE_FAILURES)
+@router.post(
+    "/trade/create",
+    response_model=TradeCreated | OrderPlaced,
+    responses={**ENGINE_FAILURES, **IDEMPOTENCY_FAILURES},
+    openapi_extra=IDEMPOTENT,
+)
 async def create_trade(
-    body: TradeCreateBody, session: SessionDep, engine: EngineDep, quotes: QuotesDep
+    request: Request,
+    body: TradeCreateBody,
+    session: SessionDep,
+    engine: EngineDep,
+    quotes: QuotesDep,
 ) -> ExactJSONResponse:
-    """Open a position. The quote is `price` if given, else the latest price when the request
-    arrives; the engine refuses to fill more than `slippage` bps away from it."""
-    quote = body.price if body.price is not None else await current_quote(quotes, body.asset)
+    """Open a position at market, or place a limit or stop order (SPEC §7.1–7.3).
+
+    A market order fills at the engine's ask (long) or bid (short) and is refused if that is
+    more than `slippage` bps from the quote: `price` if given, else the ask (long) or bid
+    (short) the server holds when the request arrives. A limit or stop order reserves its
+    margin and fills at the first tick that crosses `triggerPrice`; the answer then has
+    `"status": "pending"`. `stopLoss` and `takeProfit` attach to the position."""
+    attempt = attempt_of(request)
+    quote = None
+    if body.orderType == "market" and (attempt is None or attempt.outcome is None):
+        quote = (
+            body.price
+            if body.price is not None
+            else await side_quote(quotes, body.asset, body.type)
+        )
     command = CreateTrade(
-        request_id=engine.new_request_id(),
+        request_id=request_id(engine, attempt),
         user_id=session.user_id,
         order_id=str(uuid.uuid4()),
         asset=body.asset,
         side=body.type,
         margin=body.margin,
         leverage=body.leverage,
-        slippage_bps=body.slippage,
+        slippage_bps=body.slippage or 0,
         quote=quote,
+        order_type=body.orderType,
+        trigger_price=body.triggerPrice,
+        stop_loss=body.stopLoss,
+        take_profit=body.takeProfit,
     )
-    return exact(created_trade(answered(await engine.send(command), PositionOpened)))
+    reply = await deliver(engine, command, attempt)
+    if isinstance(reply.result, PendingPlaced):
+        return exact(placed_order(reply.result))
+    return exact(created_trade(answered(reply, PositionOpened)))
 
 
 @router.post(
@@ -94,22 +175,66 @@ async def create_trade(
     response_model=TradeClosedAnswer,
     responses={
         **ENGINE_FAILURES,
-        403: {"model": Failure, "description": "another trader's order"},
-        404: {"model": Failure, "description": "no such order"},
-        409: {"model": Failure, "description": "already closed or liquidated"},
+        **ORDER_FAILURES,
+        409: {
+            "model": Failure,
+            "description": "already closed or liquidated; a pending order (cancel it); or "
+            "IDEMPOTENCY_IN_FLIGHT",
+        },
+        422: IDEMPOTENCY_FAILURES[422],
     },
+    openapi_extra=IDEMPOTENT,
 )
 async def close_trade(
-    body: TradeCloseBody, session: SessionDep, engine: EngineDep
+    request: Request, body: TradeCloseBody, session: SessionDep, engine: EngineDep
 ) -> ExactJSONResponse:
-    """Close a position at the engine's latest price; the wallet gets max(0, margin + pnl)."""
-    command = CloseTrade(engine.new_request_id(), session.user_id, body.orderId)
-    return exact(closed_trade(answered(await engine.send(command), PositionClosed)))
+    """Close a position at the engine's latest bid (long) or ask (short), whole or `margin`
+    cents of it (SPEC §7.4): that part's PnL is realized, the rest stays open with the same
+    entry, leverage and liquidation price. The wallet gets max(0, part + pnl)."""
+    attempt = attempt_of(request)
+    command = CloseTrade(request_id(engine, attempt), session.user_id, body.orderId, body.margin)
+    return exact(closed_trade(answered(await deliver(engine, command, attempt), PositionClosed)))
+
+
+@router.post(
+    "/trade/modify",
+    response_model=ModifiedPosition | ModifiedOrder,
+    responses={
+        **ENGINE_FAILURES,
+        **ORDER_FAILURES,
+        409: {
+            "model": Failure,
+            "description": "already closed, liquidated or cancelled; or IDEMPOTENCY_IN_FLIGHT",
+        },
+        422: IDEMPOTENCY_FAILURES[422],
+    },
+    openapi_extra=IDEMPOTENT,
+)
+async def modify_trade(
+    request: Request, body: TradeModifyBody, session: SessionDep, engine: EngineDep
+) -> ExactJSONResponse:
+    """Set (an integer), clear (`null`) or keep (absent) the stop loss and take profit of an
+    open position or a pending order (SPEC §7.2). Checked against the current bid (long) or
+    ask (short) — the trigger price for a pending order — and the liquidation price."""
+    attempt = attempt_of(request)
+    given = body.model_fields_set
+    command = ModifyTrade(
+        request_id(engine, attempt),
+        session.user_id,
+        body.orderId,
+        stop_loss=body.stopLoss,
+        take_profit=body.takeProfit,
+        change_stop_loss="stopLoss" in given,
+        change_take_profit="takeProfit" in given,
+    )
+    return exact(modified(answered(await deliver(engine, command, attempt), Modified)))
 
 
 @router.get("/trades/open", response_model=OpenTrades, responses=ENGINE_FAILURES)
 async def open_trades(session: SessionDep, engine: EngineDep) -> ExactJSONResponse:
-    """The trader's open positions, live from the engine, with current price and PnL."""
+    """The trader's open positions, live from the engine, with their stop loss and take
+    profit, the price each would close at now (bid for a long, ask for a short) and the PnL
+    there."""
     reply = await engine.send(GetOpenTrades(engine.new_request_id(), session.user_id))
     positions = answered(reply, OpenPositions).positions
     return exact(OpenTrades(trades=[open_trade(item) for item in positions]))

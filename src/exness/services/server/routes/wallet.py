@@ -1,15 +1,15 @@
-"""Balances, live from the engine (integers in minor units)."""
+"""Balances and the account, live from the engine (integers in minor units)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from exness.domain.messages import Balance, GetUsdcBalance, GetUserBalance
+from exness.domain.messages import Account, Balance, GetAccount, GetUsdcBalance, GetUserBalance
 from exness.services.server.deps import EngineDep, SessionDep
 from exness.services.server.responses import ExactJSONResponse, exact
 from exness.services.server.routes.trading import ENGINE_FAILURES, answered
-from exness.services.server.schemas import Balances, UsdBalance
-from exness.services.server.views import balances
+from exness.services.server.schemas import AccountAnswer, Balances, UsdBalance
+from exness.services.server.views import account, balances
 
 router = APIRouter(tags=["wallet"])
 
@@ -26,3 +26,13 @@ async def usd_balance(session: SessionDep, engine: EngineDep) -> ExactJSONRespon
     """The USD balance in cents."""
     reply = await engine.send(GetUsdcBalance(engine.new_request_id(), session.user_id))
     return exact(UsdBalance(balance=answered(reply, Balance).balance))
+
+
+@router.get("/account", response_model=AccountAnswer, responses=ENGINE_FAILURES)
+async def trader_account(session: SessionDep, engine: EngineDep) -> ExactJSONResponse:
+    """The account at a glance (SPEC §7.6), in cents: free balance, margin reserved by
+    pending orders, margin in open positions, their unrealized PnL at the current bid/ask
+    (each position's loss capped at its margin), equity, and the margin level (equity ÷ used
+    margin × 100, 2 decimals, null with no position)."""
+    reply = await engine.send(GetAccount(engine.new_request_id(), session.user_id))
+    return exact(account(answered(reply, Account)))
