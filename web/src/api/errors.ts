@@ -12,6 +12,8 @@ export class ApiError extends Error {
     /** the server's machine-readable code (`INSUFFICIENT_BALANCE`, …) when it gave one */
     readonly code: string | undefined,
     readonly kind: ApiErrorKind = "http",
+    /** the server's Retry-After, when it gave one */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }

@@ -19,9 +19,12 @@ export interface RequestOptions {
   body?: Record<string, BodyValue>;
   query?: Record<string, string | number | bigint | undefined>;
   signal?: AbortSignal;
+  /** SPEC §7.5: the same key on every attempt of one trader action */
+  idempotencyKey?: string;
 }
 
-function url(path: string, query: RequestOptions["query"]): string {
+/** The address of an API route (for links, such as the CSV statement, as well as requests). */
+export function url(path: string, query: RequestOptions["query"]): string {
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(query ?? {})) {
     if (value !== undefined) params.set(key, String(value));
@@ -30,16 +33,19 @@ function url(path: string, query: RequestOptions["query"]): string {
   return `${API_BASE}${path}${search ? `?${search}` : ""}`;
 }
 
-function failure(status: number, text: string): ApiError {
+function failure(status: number, text: string, retryAfter: string | null): ApiError {
+  const seconds =
+    retryAfter !== null && /^\d{1,4}$/.test(retryAfter) ? Number(retryAfter) : undefined;
+  const wait = seconds === undefined ? undefined : seconds * 1000;
   try {
     const body = object(parseJson(text));
     const message = typeof body.message === "string" ? body.message : undefined;
     const code = typeof body.code === "string" ? body.code : undefined;
-    if (message) return new ApiError(message, status, code);
+    if (message) return new ApiError(message, status, code, "http", wait);
   } catch {
     // not our JSON: a proxy's page, say
   }
-  return new ApiError(`the server answered ${status}`, status, undefined);
+  return new ApiError(`the server answered ${status}`, status, undefined, "http", wait);
 }
 
 export async function request(
@@ -54,6 +60,7 @@ export async function request(
     init.body = encodeJson(options.body);
   }
   if (options.signal) init.signal = options.signal;
+  if (options.idempotencyKey !== undefined) headers["idempotency-key"] = options.idempotencyKey;
   let response: Response;
   let text: string;
   try {
@@ -69,7 +76,7 @@ export async function request(
         listener();
       });
     }
-    throw failure(response.status, text);
+    throw failure(response.status, text, response.headers.get("retry-after"));
   }
   try {
     return parseJson(text);

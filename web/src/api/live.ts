@@ -1,26 +1,36 @@
-// What §8's messages mean, as the screens use them. The socket (socket.ts) hands over
-// {channel, seq, traderSeq, body}; these read the body. Prices in quotes and candles are
-// decimals in human units, as in every trade record (SPEC §4).
-import type { AssetSymbol } from "../lib/assets";
-import type { Quote } from "../lib/preview";
-import { assetOf, priceOf } from "./assets";
-import { readCandle } from "./market";
+// What §8's data messages mean, as the screens use them. The socket (socket.ts) hands over
+// {channel, seq, traderSeq, body}; these read the body. Prices in quotes and trade records
+// are exact decimals in human units (SPEC §4); candles are the /klines shape.
+import { isAssetSymbol, type AssetSymbol } from "../lib/assets";
+import { readCandle, readQuote } from "./market";
 import type { LiveMessage } from "./socket";
-import type { Account, Candle, Interval } from "./types";
-import { INTERVALS } from "./types";
+import { readClose, readPending, readPosition } from "./trading";
+import {
+  INTERVALS,
+  type Account,
+  type Candle,
+  type Close,
+  type Interval,
+  type OpenPosition,
+  type PendingOrder,
+  type Quote,
+} from "./types";
 import { readAccount } from "./wallet";
 import { string } from "./wire";
 
-export interface LiveQuote extends Quote {
-  asset: AssetSymbol;
-  price: bigint;
-}
+/** A trader's order event (the `account` channel's `order` messages). */
+export type OrderEvent =
+  | { event: "opened" | "filled"; position: OpenPosition }
+  | { event: "placed" | "cancelled"; order: PendingOrder }
+  | { event: "modified"; position: OpenPosition }
+  | { event: "modified"; order: PendingOrder }
+  | { event: "closed"; close: Close };
 
 export type LiveEvent =
-  | { kind: "quote"; quote: LiveQuote }
+  | { kind: "quote"; quote: Quote }
   | { kind: "candle"; asset: AssetSymbol; interval: Interval; candle: Candle }
   | { kind: "account"; account: Account }
-  | { kind: "order"; event: string; reason: string | null; orderId: string };
+  | { kind: "order"; order: OrderEvent };
 
 export const quotesChannel = "quotes";
 export const accountChannel = "account";
@@ -28,36 +38,48 @@ export function candlesChannel(asset: AssetSymbol, interval: Interval): string {
   return `candles:${asset}:${interval}`;
 }
 
+const CANDLES = /^candles:([A-Z]+):(\w+)$/;
+
+function readOrderEvent(message: LiveMessage): OrderEvent | undefined {
+  const body = message.body;
+  const event = string(body, "event");
+  switch (event) {
+    case "opened":
+    case "filled":
+      return { event, position: readPosition(body) };
+    case "placed":
+    case "cancelled":
+      return { event, order: readPending(body) };
+    case "modified":
+      return body.status === "pending"
+        ? { event, order: readPending(body) }
+        : { event, position: readPosition(body) };
+    case "closed":
+      return { event, close: readClose(body) };
+    default:
+      return undefined; // an event this client does not know yet
+  }
+}
+
 /** The event a message carries, or undefined for one this client does not know. */
 export function readLiveEvent(message: LiveMessage): LiveEvent | undefined {
   const body = message.body;
   if (message.channel === quotesChannel) {
-    const asset = assetOf(body);
-    const quote = {
-      asset,
-      bid: priceOf(body, "bid", asset),
-      ask: priceOf(body, "ask", asset),
-      price: priceOf(body, "price", asset),
-    };
-    return { kind: "quote", quote };
+    const quote = readQuote(body);
+    return quote && { kind: "quote", quote };
   }
-  const candles = /^candles:(SOL|ETH|BTC):(\w+)$/.exec(message.channel);
+  const candles = CANDLES.exec(message.channel);
   if (candles) {
-    const asset = candles[1] as AssetSymbol;
-    const interval = INTERVALS.find((known) => known === candles[2]);
-    if (interval === undefined) return undefined;
+    const [, asset = "", name] = candles;
+    const interval = INTERVALS.find((known) => known === name);
+    if (!isAssetSymbol(asset) || interval === undefined) return undefined;
     return { kind: "candle", asset, interval, candle: readCandle(body, asset) };
   }
   if (message.channel === accountChannel) {
     if (body.type === "account") return { kind: "account", account: readAccount(body) };
     if (body.type === "order") {
-      const reason = typeof body.reason === "string" ? body.reason : null;
-      return {
-        kind: "order",
-        event: string(body, "event"),
-        reason,
-        orderId: string(body, "orderId"),
-      };
+      const order = readOrderEvent(message);
+      return order && { kind: "order", order };
     }
   }
   return undefined;

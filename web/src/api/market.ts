@@ -1,9 +1,11 @@
-// Candles (GET /klines): Backpack's shape, prices as decimal strings in human units.
+// Market data: candles (GET /klines, Backpack's shape, prices as decimal strings in human
+// units) and quotes (GET /quotes, exact decimal numbers).
 import { ASSETS, type AssetSymbol } from "../lib/assets";
+import { assetOf, priceOf } from "./assets";
 import { ApiError } from "./errors";
 import { request } from "./http";
-import type { Candle, Interval } from "./types";
-import { array, decimal, object, string, type WireObject } from "./wire";
+import type { Candle, Interval, Quote } from "./types";
+import { array, decimal, integer, nullable, object, string, type WireObject } from "./wire";
 
 const STAMP = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})$/;
 
@@ -37,4 +39,26 @@ export async function klines(
     ...(options.signal ? { signal: options.signal } : {}),
   });
   return array(body, "candles").map((item) => readCandle(object(item, "a candle"), asset));
+}
+
+/** A quote's body (GET /quotes item, or a `quotes` live message); undefined before a price. */
+export function readQuote(item: WireObject): Quote | undefined {
+  if (item.bid === null || item.ask === null || item.price === null) return undefined;
+  const asset = assetOf(item);
+  return {
+    asset,
+    bid: priceOf(item, "bid", asset),
+    ask: priceOf(item, "ask", asset),
+    price: priceOf(item, "price", asset),
+    ts: nullable(item, "ts", integer),
+  };
+}
+
+/** GET /quotes: the latest bid, ask and mid of every asset that has had a price. */
+export async function quotes(signal?: AbortSignal): Promise<Quote[]> {
+  const body = object(await request("GET", "/quotes", signal ? { signal } : {}));
+  return array(body.quotes, "quotes").flatMap((item) => {
+    const quote = readQuote(object(item, "a quote"));
+    return quote ? [quote] : [];
+  });
 }

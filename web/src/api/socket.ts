@@ -1,21 +1,28 @@
 // The live connection of SPEC §8 (GET /api/v1/ws): subscribe, keep it alive, reconnect with
 // backoff, and never lose a private event. The protocol is here and only here; what the
-// messages mean is read by live.ts.
+// data messages mean is read by live.ts.
 //
-// Frames (JSON text):
-//   → {"op":"subscribe","channels":[...],"since":<traderSeq>?}  {"op":"unsubscribe",...}
-//   → {"op":"ping"}
-//   ← data: {"channel":"quotes","seq":12, ...fields}    private: also "traderSeq":40
-//   ← {"type":"error","message":"..."}   {"type":"resync"}   {"type":"pong"}
+// Frames (JSON text), as the server speaks them (services/server/live/protocol.py):
+//   → {"op":"subscribe","channels":[...],"since":<traderSeq>?}   ("since" with "account" only)
+//   → {"op":"unsubscribe","channels":[...]}   {"op":"ping"}
+//   ← data: {"seq":12,"channel":"quotes",...}   private: {"seq":13,"traderSeq":40,
+//            "channel":"account","type":"order"|"account",...}
+//   ← {"type":"subscribed","channels":[...]}   {"type":"unsubscribed",...}   {"type":"pong"}
+//   ← {"type":"resync","channel":"account"}     {"type":"error","message":"..."}
 //
-// Private events are numbered per trader (traderSeq). After a reconnect the client asks for
+// Private events are numbered per trader (traderSeq). A subscription to "account" without
+// "since" starts from now: what happened before it must be loaded over REST, so once the
+// server acknowledges it the client says "resync". After a reconnect the client asks for
 // every event after the last it saw ("since"); the server replays them, or answers "resync"
-// when they are too old, and then the screens reload over REST. An event the client already
-// saw (a replay overlap) is dropped; a jump in traderSeq also means "reload over REST".
+// when they are too old. An event already seen (a replay overlap) is dropped; a jump in
+// traderSeq, which the server never sends, would also mean "reload over REST".
 import { numberText, parseJson } from "./json";
 import type { WireObject } from "./wire";
 
 export type SocketState = "connecting" | "open" | "reconnecting" | "closed";
+
+/** Why the screens should reload the trader's state over REST. */
+export type ResyncReason = "subscribed" | "server" | "gap";
 
 /** What the client needs of a WebSocket (the browser's, or a fake in tests). */
 export interface SocketLike {
@@ -37,29 +44,52 @@ export interface LiveMessage {
 
 export interface LiveHandlers {
   onMessage(message: LiveMessage): void;
-  /** private events were missed: reload the trader's state over REST */
-  onResync(): void;
-  /** for the "reconnecting…" banner */
+  /** the trader's state may have changed unseen: reload it over REST */
+  onResync(reason: ResyncReason): void;
+  /** for the "reconnecting…" banner; `detail` says why, in words */
   onState(state: SocketState, detail?: string): void;
   /** the server refused something the client sent */
   onServerError?(message: string): void;
+  /** a (re)connection is subscribed: public data missed while down (candles) can be reloaded */
+  onSubscribed?(channels: readonly string[], reconnected: boolean): void;
 }
 
 export interface LiveOptions {
   channels: readonly string[];
   url?: string;
   connect?: (url: string) => SocketLike;
-  /** first reconnect delay, doubled on every failure up to maxDelayMs; ±50 % jitter */
+  /** first reconnect delay, doubled on every failure up to maxDelayMs; ±25 % jitter */
   initialDelayMs?: number;
   maxDelayMs?: number;
+  /** the delay after the server said it is restarting (1001, 1012) */
+  restartDelayMs?: number;
   pingEveryMs?: number;
-  /** a socket silent this long is dead (the server pings every 20 s) */
+  /** a socket silent this long is dead (we ping every pingEveryMs; the server answers) */
   silentAfterMs?: number;
   random?: () => number;
   now?: () => number;
 }
 
-export const PRIVATE_CHANNELS = new Set(["account"]);
+export const PRIVATE_CHANNELS: ReadonlySet<string> = new Set(["account"]);
+
+/** Close codes (RFC 6455, SPEC §8) in words, for the "reconnecting" banner. */
+export function closeReason(code: number, reason: string): string {
+  switch (code) {
+    case 1001:
+    case 1012:
+      return "the server is restarting";
+    case 1008:
+      return reason || "the server refused the connection";
+    case 1011:
+      return "live updates are unavailable on the server";
+    case 1013:
+      return "the connection fell behind the updates";
+    case 4000:
+      return "the connection went silent";
+    default:
+      return "the connection was lost";
+  }
+}
 
 export function defaultSocketUrl(): string {
   const scheme = window.location.protocol === "https:" ? "wss" : "ws";
@@ -79,8 +109,11 @@ export class LiveSocket {
   private state: SocketState = "closed";
   private stopped = true;
   private failures = 0;
+  private connections = 0;
   private lastSeq: number | undefined;
   private lastTraderSeq: number | undefined;
+  /** the private channel was subscribed without `since`: its ack calls for a REST load */
+  private freshPrivate = false;
   private lastHeard = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
@@ -96,11 +129,16 @@ export class LiveSocket {
       connect: options.connect ?? ((url) => new WebSocket(url) as unknown as SocketLike),
       initialDelayMs: options.initialDelayMs ?? 1000,
       maxDelayMs: options.maxDelayMs ?? 30_000,
+      restartDelayMs: options.restartDelayMs ?? 250,
       pingEveryMs: options.pingEveryMs ?? 20_000,
-      silentAfterMs: options.silentAfterMs ?? 60_000,
+      silentAfterMs: options.silentAfterMs ?? 45_000,
       random: options.random ?? Math.random,
       now: options.now ?? Date.now,
     };
+  }
+
+  get currentState(): SocketState {
+    return this.state;
   }
 
   start(): void {
@@ -114,6 +152,13 @@ export class LiveSocket {
     clearTimeout(this.reconnectTimer);
     this.drop(1000, "closed by the page");
     this.setState("closed");
+  }
+
+  /** Reconnect at once (the browser is back online, say) instead of waiting out the backoff. */
+  retryNow(): void {
+    if (this.stopped || this.state !== "reconnecting" || this.socket) return;
+    clearTimeout(this.reconnectTimer);
+    this.open("reconnecting");
   }
 
   subscribe(channels: readonly string[]): void {
@@ -136,10 +181,16 @@ export class LiveSocket {
 
   private open(state: SocketState, detail?: string): void {
     this.setState(state, detail);
-    const socket = this.options.connect(this.options.url);
+    let socket: SocketLike;
+    try {
+      socket = this.options.connect(this.options.url);
+    } catch {
+      this.lost("the connection could not be opened", false);
+      return;
+    }
     this.socket = socket;
     socket.onopen = () => {
-      this.failures = 0;
+      this.connections += 1;
       this.lastSeq = undefined; // seq counts per connection
       this.lastHeard = this.options.now();
       this.setState("open");
@@ -153,7 +204,8 @@ export class LiveSocket {
       if (typeof event.data === "string") this.receive(event.data);
     };
     socket.onclose = (event) => {
-      this.lost(event.reason || `closed (${event.code})`);
+      const restarting = event.code === 1001 || event.code === 1012;
+      this.lost(closeReason(event.code, event.reason), restarting);
     };
     socket.onerror = () => {
       // a close event always follows; the reconnect happens there
@@ -161,21 +213,27 @@ export class LiveSocket {
   }
 
   private sendSubscribe(channels: string[]): void {
+    if (channels.length === 0) return;
     const wantsPrivate = channels.some((channel) => PRIVATE_CHANNELS.has(channel));
     const since = wantsPrivate ? this.lastTraderSeq : undefined;
+    if (wantsPrivate) this.freshPrivate = since === undefined;
     this.send(
       since === undefined ? { op: "subscribe", channels } : { op: "subscribe", channels, since },
     );
   }
 
   private send(frame: object): void {
-    this.socket?.send(JSON.stringify(frame));
+    try {
+      this.socket?.send(JSON.stringify(frame));
+    } catch {
+      // closing: the close event reconnects
+    }
   }
 
   private keepAlive(): void {
     if (this.options.now() - this.lastHeard >= this.options.silentAfterMs) {
       this.drop(4000, "silent");
-      this.lost("the connection went silent");
+      this.lost(closeReason(4000, ""), false);
       return;
     }
     this.send({ op: "ping" });
@@ -195,15 +253,14 @@ export class LiveSocket {
     }
   }
 
-  private lost(reason: string): void {
+  private lost(reason: string, restarting: boolean): void {
     this.drop(1000, reason);
     if (this.stopped) return;
-    const base = Math.min(
-      this.options.maxDelayMs,
-      this.options.initialDelayMs * 2 ** this.failures,
-    );
-    const delay = Math.round(base * (0.5 + this.options.random() / 2));
-    this.failures += 1;
+    const base = restarting
+      ? this.options.restartDelayMs
+      : Math.min(this.options.maxDelayMs, this.options.initialDelayMs * 2 ** this.failures);
+    const delay = Math.round(base * (0.75 + this.options.random() / 2));
+    if (!restarting) this.failures += 1;
     this.setState("reconnecting", reason);
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => {
@@ -220,17 +277,12 @@ export class LiveSocket {
     }
     if (typeof frame !== "object" || frame === null || Array.isArray(frame)) return;
     const body = frame as WireObject;
-    if (body.type === "error") {
-      this.handlers.onServerError?.(typeof body.message === "string" ? body.message : "error");
-      return;
-    }
-    if (body.type === "resync") {
-      this.lastTraderSeq = undefined;
-      this.handlers.onResync();
-      return;
-    }
     const seq = safeInteger(body.seq);
-    if (typeof body.channel !== "string" || seq === undefined) return; // pong and the like
+    if (seq === undefined) {
+      this.control(body);
+      return;
+    }
+    if (typeof body.channel !== "string") return;
     if (this.lastSeq !== undefined && seq <= this.lastSeq) return;
     this.lastSeq = seq;
     const traderSeq = safeInteger(body.traderSeq);
@@ -242,12 +294,39 @@ export class LiveSocket {
     );
   }
 
+  /** The server's answers outside the data channels. */
+  private control(body: WireObject): void {
+    switch (body.type) {
+      case "error":
+        this.handlers.onServerError?.(typeof body.message === "string" ? body.message : "error");
+        return;
+      case "resync":
+        this.lastTraderSeq = undefined;
+        this.handlers.onResync("server");
+        return;
+      case "subscribed": {
+        this.failures = 0; // the server serves us: the next loss starts the backoff afresh
+        const channels = Array.isArray(body.channels)
+          ? body.channels.filter((name): name is string => typeof name === "string")
+          : [];
+        this.handlers.onSubscribed?.(channels, this.connections > 1);
+        if (this.freshPrivate && channels.some((name) => PRIVATE_CHANNELS.has(name))) {
+          this.freshPrivate = false;
+          this.handlers.onResync("subscribed");
+        }
+        return;
+      }
+      default:
+        return; // pong, unsubscribed, authenticated
+    }
+  }
+
   /** False for a private event already seen; a gap asks the screens to reload. */
   private inOrder(traderSeq: number): boolean {
     const last = this.lastTraderSeq;
     if (last !== undefined && traderSeq <= last) return false;
     this.lastTraderSeq = traderSeq;
-    if (last !== undefined && traderSeq > last + 1) this.handlers.onResync();
+    if (last !== undefined && traderSeq > last + 1) this.handlers.onResync("gap");
     return true;
   }
 }

@@ -1,21 +1,29 @@
-// Opening and closing positions; open positions live from the engine; history from the DB.
-// Requests carry integers in minor units; trade records come back as human-unit decimals.
-import { request } from "./http";
-import { assetOf, priceOf, sideOf, usdOf } from "./assets";
-import type {
-  ClosedPosition,
-  HistoryPage,
-  HistoryTrade,
-  OpenOrder,
-  OpenPosition,
-  OpenedPosition,
-  TradeStatus,
-} from "./types";
+// Orders and positions (SPEC §4, §7): open at market or place a limit/stop order, close all
+// or part, set stop loss and take profit, cancel; open positions and pending orders live from
+// the engine. Requests carry integers in minor units; records come back as human-unit
+// decimals. Every state-changing request goes through sendAction (one Idempotency-Key per
+// action, safe retries).
 import type { AssetSymbol } from "../lib/assets";
+import { sendAction } from "./action";
+import { assetOf, priceOf, sideOf, usdOf } from "./assets";
+import { ApiError } from "./errors";
+import { request } from "./http";
+import type { BodyValue } from "./json";
+import {
+  CLOSE_REASONS,
+  type Close,
+  type CloseReason,
+  type Levels,
+  type Modified,
+  type NewOrder,
+  type OpenPosition,
+  type PendingOrder,
+  type PendingType,
+  type Placed,
+} from "./types";
 import {
   array,
   boolean,
-  decimal,
   integer,
   nullable,
   object,
@@ -23,110 +31,155 @@ import {
   string,
   type WireObject,
 } from "./wire";
-import { ApiError } from "./errors";
 
-export async function openPosition(order: OpenOrder): Promise<OpenedPosition> {
-  const body = object(
-    await request("POST", "/trade/create", {
-      body: {
-        asset: order.asset,
-        type: order.side,
-        margin: order.margin,
-        leverage: order.leverage,
-        slippage: order.slippage,
-        price: order.price,
-      },
-    }),
-  );
-  const asset = assetOf(body);
-  return {
-    orderId: string(body, "orderId"),
-    asset,
-    side: sideOf(body),
-    openPrice: priceOf(body, "openPrice", asset),
-    liquidationPrice: priceOf(body, "liquidationPrice", asset),
-    balance: integer(body, "balance"),
-  };
+const bad = (what: string) =>
+  new ApiError(`the server sent an unexpected answer (${what})`, 0, undefined, "decode");
+
+/** The side: `type` in HTTP answers, `tradeType` in live events (where `type` names the message). */
+function sideField(item: WireObject): string {
+  return "tradeType" in item ? "tradeType" : "type";
 }
 
-/** Close a whole position (its asset reads the close price). */
-export async function closePosition(orderId: string, asset: AssetSymbol): Promise<ClosedPosition> {
-  const body = object(await request("POST", "/trade/close", { body: { orderId } }));
-  return {
-    orderId: string(body, "orderId"),
-    closePrice: priceOf(body, "closePrice", asset),
-    pnl: usdOf(body, "pnl"),
-    liquidated: boolean(body, "liquidated"),
-    balance: integer(body, "balance"),
-  };
+function level(item: WireObject, key: string, asset: AssetSymbol): bigint | null {
+  return nullable(item, key, (source, name) => priceOf(source, name, asset));
 }
 
-export function readOpenPosition(item: WireObject): OpenPosition {
+export function readPosition(item: WireObject): OpenPosition {
   const asset = assetOf(item);
   return {
     orderId: string(item, "orderId"),
     asset,
-    side: sideOf(item),
+    side: sideOf(item, sideField(item)),
     margin: usdOf(item, "margin"),
     leverage: smallInteger(item, "leverage"),
     openPrice: priceOf(item, "openPrice", asset),
     liquidationPrice: priceOf(item, "liquidationPrice", asset),
-    currentPrice: nullable(item, "currentPrice", (s, k) => priceOf(s, k, asset)),
+    stopLoss: level(item, "stopLoss", asset),
+    takeProfit: level(item, "takeProfit", asset),
+    currentPrice: level(item, "currentPrice", asset),
     pnl: nullable(item, "pnl", usdOf),
     openedAt: string(item, "createdAt"),
   };
 }
 
-export async function openPositions(signal?: AbortSignal): Promise<OpenPosition[]> {
-  const body = object(await request("GET", "/trades/open", signal ? { signal } : {}));
-  return array(body.trades, "trades").map((item) => readOpenPosition(object(item, "a trade")));
+function pendingType(item: WireObject): PendingType {
+  const kind = string(item, "orderType");
+  if (kind !== "limit" && kind !== "stop") throw bad(`orderType ${kind} is not limit or stop`);
+  return kind;
 }
 
-function statusOf(item: WireObject): TradeStatus {
-  const status = string(item, "status");
-  if (status !== "open" && status !== "closed" && status !== "liquidated") {
-    throw new ApiError(`the server sent an unknown status ${status}`, 0, undefined, "decode");
-  }
-  return status;
-}
-
-export function readHistoryTrade(item: WireObject): HistoryTrade {
+export function readPending(item: WireObject): PendingOrder {
   const asset = assetOf(item);
   return {
     orderId: string(item, "orderId"),
     asset,
-    side: sideOf(item),
-    status: statusOf(item),
+    side: sideOf(item, sideField(item)),
+    orderType: pendingType(item),
+    triggerPrice: priceOf(item, "triggerPrice", asset),
     margin: usdOf(item, "margin"),
     leverage: smallInteger(item, "leverage"),
-    openPrice: priceOf(item, "openPrice", asset),
-    closePrice: nullable(item, "closePrice", (s, k) => priceOf(s, k, asset)),
-    pnl: nullable(item, "pnl", usdOf),
-    openedAt: string(item, "createdAt"),
-    closedAt: nullable(item, "closedAt", string),
+    stopLoss: level(item, "stopLoss", asset),
+    takeProfit: level(item, "takeProfit", asset),
+    placedAt: string(item, "createdAt"),
   };
 }
 
-export async function tradeHistory(
-  page: { limit: number; offset: number },
-  signal?: AbortSignal,
-): Promise<HistoryPage> {
-  const body = object(
-    await request("GET", "/trade/history", {
-      query: { limit: page.limit, offset: page.offset, sortBy: "createdAt", sortOrder: "desc" },
-      ...(signal ? { signal } : {}),
-    }),
-  );
-  const analytics = object(body.analytics, "analytics");
-  const pagination = object(body.pagination, "pagination");
+export function closeReasonOf(item: WireObject, key: string): CloseReason | null {
+  const reason = item[key];
+  if (reason === null || reason === undefined) return null;
+  const known = CLOSE_REASONS.find((name) => name === reason);
+  if (known === undefined) throw bad(`${key} is not a close reason`);
+  return known;
+}
+
+/** One close, whole or part: the close answer, or a `closed` event. */
+export function readClose(item: WireObject): Close {
+  const asset = assetOf(item);
+  const status = string(item, "status");
+  if (status !== "open" && status !== "closed") throw bad(`status ${status} after a close`);
+  const liquidated = boolean(item, "liquidated");
+  const margin = usdOf(item, "margin");
+  const closedMargin = "closedMargin" in item ? usdOf(item, "closedMargin") : margin;
   return {
-    trades: array(body.data, "data").map((item) => readHistoryTrade(object(item, "a trade"))),
-    analytics: {
-      totalTrades: smallInteger(analytics, "totalTrades"),
-      winRate: decimal(analytics, "winRate", 2),
-      totalPnl: usdOf(analytics, "totalPnl"),
-    },
-    total: smallInteger(pagination, "total"),
-    hasMore: boolean(pagination, "hasMore"),
+    orderId: string(item, "orderId"),
+    asset,
+    side: sideOf(item, sideField(item)),
+    leverage: smallInteger(item, "leverage"),
+    openPrice: priceOf(item, "openPrice", asset),
+    liquidationPrice: priceOf(item, "liquidationPrice", asset),
+    margin,
+    closedMargin,
+    remainingMargin: "remainingMargin" in item ? usdOf(item, "remainingMargin") : 0n,
+    status,
+    closePrice: priceOf(item, "closePrice", asset),
+    pnl: usdOf(item, "pnl"),
+    reason:
+      closeReasonOf(item, "closeReason") ??
+      closeReasonOf(item, "reason") ??
+      (liquidated ? "liquidation" : "manual"),
+    liquidated,
+    closedAt: typeof item.closedAt === "string" ? item.closedAt : "",
   };
+}
+
+function orderBody(order: NewOrder): Record<string, BodyValue> {
+  const body: Record<string, BodyValue> = {
+    asset: order.asset,
+    type: order.side,
+    orderType: order.orderType,
+    margin: order.margin,
+    leverage: order.leverage,
+  };
+  if (order.slippage !== undefined) body.slippage = order.slippage;
+  if (order.price !== undefined) body.price = order.price;
+  if (order.triggerPrice !== undefined) body.triggerPrice = order.triggerPrice;
+  if (order.stopLoss !== undefined) body.stopLoss = order.stopLoss;
+  if (order.takeProfit !== undefined) body.takeProfit = order.takeProfit;
+  return body;
+}
+
+/** POST /trade/create: a position at market, or a limit/stop order that waits. */
+export async function placeOrder(order: NewOrder): Promise<Placed> {
+  const body = object(await sendAction("/trade/create", orderBody(order)));
+  const balance = integer(body, "balance");
+  if (body.status === "pending") return { kind: "pending", order: readPending(body), balance };
+  return { kind: "position", position: readPosition(body), balance };
+}
+
+/** POST /trade/close: the whole position, or `margin` cents of it. */
+export async function closePosition(
+  orderId: string,
+  margin?: bigint,
+): Promise<Close & { balance: bigint }> {
+  const body = object(
+    await sendAction("/trade/close", margin === undefined ? { orderId } : { orderId, margin }),
+  );
+  return { ...readClose(body), balance: integer(body, "balance") };
+}
+
+/** POST /trade/modify: a price sets a level, null clears it, an absent one stays. */
+export async function modifyLevels(orderId: string, levels: Levels): Promise<Modified> {
+  const body: Record<string, BodyValue> = { orderId };
+  if (levels.stopLoss !== undefined) body.stopLoss = levels.stopLoss;
+  if (levels.takeProfit !== undefined) body.takeProfit = levels.takeProfit;
+  const answer = object(await sendAction("/trade/modify", body));
+  return answer.status === "pending"
+    ? { kind: "pending", order: readPending(answer) }
+    : { kind: "position", position: readPosition(answer) };
+}
+
+/** POST /order/cancel: the reserve comes back to the balance. */
+export async function cancelOrder(orderId: string): Promise<PendingOrder & { balance: bigint }> {
+  const body = object(await sendAction("/order/cancel", { orderId }));
+  return { ...readPending(body), balance: integer(body, "balance") };
+}
+
+export async function openPositions(signal?: AbortSignal): Promise<OpenPosition[]> {
+  const body = object(await request("GET", "/trades/open", signal ? { signal } : {}));
+  return array(body.trades, "trades").map((item) => readPosition(object(item, "a trade")));
+}
+
+export async function pendingOrders(signal?: AbortSignal): Promise<PendingOrder[]> {
+  const body = object(await request("GET", "/orders/pending", signal ? { signal } : {}));
+  return array(body.orders, "orders").map((item) => readPending(object(item, "an order")));
 }

@@ -5,6 +5,7 @@ import { Header } from "../features/shell/Header";
 import { NoticeProvider } from "../shared/notices";
 import { NotFoundPage } from "../features/shell/NotFoundPage";
 import { DashboardPage } from "../features/terminal/DashboardPage";
+import { LiveProvider } from "../live/LiveProvider";
 import { navigate, usePath } from "./router";
 import { resolveRoute } from "./routes";
 import { useSession } from "./session";
@@ -37,10 +38,12 @@ export function App() {
   if (resolved.page === "signin") return <SignInPage />;
   return (
     <NoticeProvider>
-      <Header onSignedOut={session.signedOut} />
-      {resolved.page === "dashboard" && <DashboardPage />}
-      {resolved.page === "history" && <HistoryPage />}
-      {resolved.page === "notFound" && <NotFoundPage />}
+      <LiveProvider>
+        <Header onSignedOut={session.signedOut} />
+        {resolved.page === "dashboard" && <DashboardPage />}
+        {resolved.page === "history" && <HistoryPage />}
+        {resolved.page === "notFound" && <NotFoundPage />}
+      </LiveProvider>
     </NoticeProvider>
   );
 }

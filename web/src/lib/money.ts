@@ -27,3 +27,22 @@ export function parseUsd(input: string): { cents: bigint } | { error: string } {
     return { error: "USD amounts have at most 2 decimal places" };
   }
 }
+
+/** What a trader typed as a price ("150.25", "50,000") in the asset's units, or an error. */
+export function parsePrice(
+  asset: AssetSymbol,
+  input: string,
+): { units: bigint } | { error: string } {
+  const text = input.trim().replaceAll(",", "");
+  if (text === "") return { error: "enter a price" };
+  if (!/^\d+(\.\d*)?$/.test(text)) return { error: "enter a price like 150.25" };
+  const decimals = ASSETS[asset].decimals;
+  let units: bigint;
+  try {
+    units = toUnits(text.endsWith(".") ? text.slice(0, -1) : text, decimals);
+  } catch {
+    return { error: `${asset} prices have at most ${decimals} decimal places` };
+  }
+  if (units <= 0n) return { error: "a price is more than 0" };
+  return { units };
+}

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { ASSETS, type AssetSymbol } from "./assets";
 import { toUnits } from "./decimal";
-import { liquidationPrice, pnl, positionSize, previewOrder, type Side } from "./preview";
+import { entries, liquidationPrice, pnl, positionSize, previewOrder, type Side } from "./preview";
 
 const units = (asset: AssetSymbol, human: string) => toUnits(human, ASSETS[asset].decimals);
 
@@ -43,7 +43,7 @@ describe("the engine's worked examples", () => {
 describe("the ticket's preview", () => {
   it("long BTC, margin $20.00, 5x at ask 50000.0000", () => {
     const ask = units("BTC", "50000.0000");
-    const preview = previewOrder(2000n, 5, { bid: ask, ask });
+    const preview = previewOrder(2000n, 5, entries({ bid: ask, ask }));
     expect(preview.positionSize).toBe(10_000n);
     expect(preview.requiredMargin).toBe(2000n);
     expect(preview.entry.long).toBe(ask);
@@ -52,7 +52,7 @@ describe("the ticket's preview", () => {
 
   it("long SOL at 150.000000, margin $10.00, 10x", () => {
     const price = units("SOL", "150.000000");
-    const preview = previewOrder(1000n, 10, { bid: price, ask: price });
+    const preview = previewOrder(1000n, 10, entries({ bid: price, ask: price }));
     expect(preview.positionSize).toBe(10_000n);
     expect(preview.liquidation.long).toBe(units("SOL", "135.000000"));
     expect(preview.liquidation.short).toBe(units("SOL", "165.000000"));
@@ -64,7 +64,7 @@ describe("the ticket's preview", () => {
 
   it("takes a long at the ask and a short at the bid", () => {
     const quote = { bid: units("SOL", "149.99"), ask: units("SOL", "150.01") };
-    const preview = previewOrder(1000n, 10, quote);
+    const preview = previewOrder(1000n, 10, entries(quote));
     expect(preview.entry).toEqual({ long: quote.ask, short: quote.bid });
     expect(preview.liquidation.long).toBe(liquidationPrice("long", quote.ask, 10));
     expect(preview.liquidation.short).toBe(liquidationPrice("short", quote.bid, 10));

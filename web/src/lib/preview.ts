@@ -31,10 +31,20 @@ export function pnl(
   return divRoundHalfEven(marginCents * BigInt(leverage) * move, openPrice);
 }
 
-/** Where each side would fill: a long (Buy) at the ask, a short (Sell) at the bid (§7.1). */
-export interface Quote {
+/** A quote's two sides: a long (Buy) opens at the ask, a short (Sell) at the bid (§7.1). */
+export interface BidAsk {
   bid: bigint;
   ask: bigint;
+}
+
+/** Where a position is valued and closed: a long at the bid, a short at the ask. */
+export function exitPrice(side: Side, quote: BidAsk): bigint {
+  return side === "long" ? quote.bid : quote.ask;
+}
+
+/** Where a market order opens: a long at the ask, a short at the bid. */
+export function entryPrice(side: Side, quote: BidAsk): bigint {
+  return side === "long" ? quote.ask : quote.bid;
 }
 
 export interface OrderPreview {
@@ -44,14 +54,30 @@ export interface OrderPreview {
   liquidation: Record<Side, bigint>;
 }
 
-export function previewOrder(marginCents: bigint, leverage: number, quote: Quote): OrderPreview {
+/**
+ * What an order would be, per side: a market order opens at the quote (a long at the ask, a
+ * short at the bid); a limit or stop order is previewed at its trigger (`entry` for both
+ * sides), though a gap past the trigger fills at the market and moves the liquidation price
+ * with it.
+ */
+export function previewOrder(
+  marginCents: bigint,
+  leverage: number,
+  entry: Record<Side, bigint>,
+): OrderPreview {
   return {
     positionSize: positionSize(marginCents, leverage),
     requiredMargin: marginCents,
-    entry: { long: quote.ask, short: quote.bid },
+    entry,
     liquidation: {
-      long: liquidationPrice("long", quote.ask, leverage),
-      short: liquidationPrice("short", quote.bid, leverage),
+      long: liquidationPrice("long", entry.long, leverage),
+      short: liquidationPrice("short", entry.short, leverage),
     },
   };
+}
+
+/** The quote's entries (market) or the trigger for both sides (limit and stop). */
+export function entries(quote: BidAsk, trigger?: bigint): Record<Side, bigint> {
+  if (trigger !== undefined) return { long: trigger, short: trigger };
+  return { long: quote.ask, short: quote.bid };
 }

@@ -1,6 +1,5 @@
-// The candlestick chart (lightweight-charts), with a price line per open position's entry
-// and liquidation. §8 will push the current candle through `candles`; SL/TP and pending
-// triggers are more `lines`.
+// The candlestick chart (lightweight-charts): the candles loaded over REST, the current one
+// updated live in place, and price lines (entries, liquidations, SL/TP, pending triggers).
 import {
   CandlestickSeries,
   ColorType,
@@ -13,19 +12,16 @@ import {
 import { useEffect, useRef } from "react";
 import type { Candle } from "../../api";
 import type { AssetSymbol } from "../../lib/assets";
-import { chartPriceLabel, toChartCandles, toChartUnits } from "./chartData";
-
-export interface PriceLine {
-  units: bigint;
-  title: string;
-  kind: "entry" | "liquidation";
-}
+import { chartPriceLabel, toChartCandle, toChartCandles, toChartUnits } from "./chartData";
+import type { LineKind, PriceLine } from "./priceLines";
 
 interface Props {
   asset: AssetSymbol;
   /** what the candles are of ("SOL:1m"): a new one resets the view to the latest candles */
   series: string;
   candles: readonly Candle[];
+  /** the current candle, live: drawn over the last loaded one or after it */
+  live: Candle | undefined;
   lines: readonly PriceLine[];
   label: string;
 }
@@ -36,15 +32,22 @@ const COLORS = {
   grid: "#1f2933",
   up: "#2ebd85",
   down: "#f6465d",
-  entry: "#8ab4f8",
-  liquidation: "#f6a609",
 };
 
-export function PriceChart({ asset, series: seriesKey, candles, lines, label }: Props) {
+const LINE_COLORS: Record<LineKind, string> = {
+  entry: "#8ab4f8",
+  liquidation: "#f6a609",
+  sl: "#ff7a85",
+  tp: "#3ddc97",
+  trigger: "#d7b8ff",
+};
+
+export function PriceChart({ asset, series: seriesKey, candles, live, lines, label }: Props) {
   const container = useRef<HTMLDivElement>(null);
   const chart = useRef<IChartApi>(null);
   const series = useRef<ISeriesApi<"Candlestick">>(null);
   const drawn = useRef<string>(null);
+  const lastTime = useRef<number>(null);
 
   useEffect(() => {
     if (!container.current) return;
@@ -81,6 +84,7 @@ export function PriceChart({ asset, series: seriesKey, candles, lines, label }: 
     chart.current?.applyOptions({ localization: { priceFormatter: label } });
     candleSeries.applyOptions({ priceFormat: { type: "custom", minMove: 1, formatter: label } });
     candleSeries.setData(toChartCandles(candles));
+    lastTime.current = candles.at(-1)?.time ?? null;
     if (drawn.current !== seriesKey) {
       chart.current?.timeScale().resetTimeScale(); // the default bar spacing, the latest at the right
       drawn.current = seriesKey;
@@ -89,12 +93,26 @@ export function PriceChart({ asset, series: seriesKey, candles, lines, label }: 
 
   useEffect(() => {
     const candleSeries = series.current;
+    if (!candleSeries || !live) return;
+    // lightweight-charts takes the latest bar or a newer one, never an older one
+    if (lastTime.current !== null && live.time < lastTime.current) return;
+    candleSeries.update(toChartCandle(live));
+    lastTime.current = live.time;
+    const element = container.current;
+    if (element && element.dataset.live !== "true") {
+      element.dataset.live = "true"; // drawn with live prices (the browser test and the bench wait for it)
+      performance.mark("exness:chart-live");
+    }
+  }, [live, candles]);
+
+  useEffect(() => {
+    const candleSeries = series.current;
     if (!candleSeries) return;
     const drawn: IPriceLine[] = lines.map((line) =>
       candleSeries.createPriceLine({
         price: toChartUnits(line.units),
         title: line.title,
-        color: COLORS[line.kind],
+        color: LINE_COLORS[line.kind],
         lineWidth: 1,
         lineStyle: line.kind === "entry" ? LineStyle.Solid : LineStyle.Dashed,
         axisLabelVisible: true,

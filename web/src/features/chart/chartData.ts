@@ -15,14 +15,18 @@ export function toChartUnits(units: bigint): number {
   return Number(units);
 }
 
-export function toChartCandles(candles: readonly Candle[]): CandlestickData[] {
-  return candles.map((candle) => ({
+export function toChartCandle(candle: Candle): CandlestickData {
+  return {
     time: candle.time as UTCTimestamp,
     open: toChartUnits(candle.open),
     high: toChartUnits(candle.high),
     low: toChartUnits(candle.low),
     close: toChartUnits(candle.close),
-  }));
+  };
+}
+
+export function toChartCandles(candles: readonly Candle[]): CandlestickData[] {
+  return candles.map(toChartCandle);
 }
 
 /** The axis and crosshair label of a chart coordinate: the nearest whole unit, exactly. */

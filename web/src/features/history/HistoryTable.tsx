@@ -1,12 +1,16 @@
 import type { HistoryTrade } from "../../api";
 import { Price, Usd } from "../../shared/Amount";
+import { when } from "../../shared/when";
+import { REASON_LABELS } from "./HistoryFilters";
 
-const WHEN = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+function reason(trade: HistoryTrade): string {
+  const known = trade.closeReason ?? (trade.liquidated ? "liquidation" : null);
+  return known === null ? "—" : REASON_LABELS[known];
+}
 
-function when(iso: string | null): string {
-  if (iso === null) return "—";
-  const moment = new Date(iso);
-  return Number.isNaN(moment.getTime()) ? iso : WHEN.format(moment);
+function status(trade: HistoryTrade): string {
+  if (trade.status === "closed" && trade.liquidated) return "liquidated";
+  return trade.status;
 }
 
 export function HistoryTable({ trades }: { trades: readonly HistoryTrade[] }) {
@@ -18,10 +22,12 @@ export function HistoryTable({ trades }: { trades: readonly HistoryTrade[] }) {
           <tr>
             <th scope="col">Market</th>
             <th scope="col">Side</th>
+            <th scope="col">Order</th>
+            <th scope="col">Status</th>
+            <th scope="col">Reason</th>
             <th scope="col" className="num">
               PnL
             </th>
-            <th scope="col">Status</th>
             <th scope="col" className="num">
               Margin
             </th>
@@ -34,6 +40,12 @@ export function HistoryTable({ trades }: { trades: readonly HistoryTrade[] }) {
             <th scope="col" className="num">
               Close
             </th>
+            <th scope="col" className="num">
+              Stop loss
+            </th>
+            <th scope="col" className="num">
+              Take profit
+            </th>
             <th scope="col">Opened</th>
             <th scope="col">Closed</th>
           </tr>
@@ -41,17 +53,27 @@ export function HistoryTable({ trades }: { trades: readonly HistoryTrade[] }) {
         <tbody>
           {trades.length === 0 && (
             <tr>
-              <td colSpan={10} className="muted">
-                No trades yet.
+              <td colSpan={14} className="muted">
+                No trades match.
               </td>
             </tr>
           )}
           {trades.map((trade) => (
-            <tr key={trade.orderId}>
+            <tr key={trade.orderId} data-order-id={trade.orderId}>
               <th scope="row">{trade.asset}/USD</th>
               <td className={trade.side === "long" ? "gain" : "loss"}>{trade.side}</td>
+              <td>
+                {trade.orderType ?? "market"}
+                {trade.triggerPrice !== null && trade.orderType !== "market" && (
+                  <span className="muted">
+                    {" "}
+                    at <Price asset={trade.asset} units={trade.triggerPrice} />
+                  </span>
+                )}
+              </td>
+              <td>{status(trade)}</td>
+              <td>{reason(trade)}</td>
               <td className="num">{trade.pnl === null ? "—" : <Usd cents={trade.pnl} signed />}</td>
-              <td>{trade.status}</td>
               <td className="num">
                 <Usd cents={trade.margin} />
               </td>
@@ -62,7 +84,13 @@ export function HistoryTable({ trades }: { trades: readonly HistoryTrade[] }) {
               <td className="num">
                 <Price asset={trade.asset} units={trade.closePrice} />
               </td>
-              <td>{when(trade.openedAt)}</td>
+              <td className="num">
+                <Price asset={trade.asset} units={trade.stopLoss} />
+              </td>
+              <td className="num">
+                <Price asset={trade.asset} units={trade.takeProfit} />
+              </td>
+              <td>{when(trade.createdAt)}</td>
               <td>{when(trade.closedAt)}</td>
             </tr>
           ))}

@@ -1,35 +1,39 @@
-// Open positions with their live PnL and a Close button each. §7 adds partial close and
-// SL/TP editing per row, and a "Pending orders" table beside this one.
+// Open positions, each valued live at the quote (a long at the bid, a short at the ask,
+// exactly: lib/account.ts), with Close, a partial close (a margin amount) and SL/TP editing.
 import { useState } from "react";
-import { closePosition, describeError, type ClosedPosition, type OpenPosition } from "../../api";
+import { closePosition, describeError, type OpenPosition } from "../../api";
 import { ASSETS } from "../../lib/assets";
-import { formatPrice, formatUsd } from "../../lib/money";
+import { livePnl } from "../../lib/account";
+import { exitPrice } from "../../lib/preview";
+import { useSettle, useTerminal } from "../../live/LiveProvider";
+import { closeNotice } from "../../live/orderText";
 import { Price, Usd } from "../../shared/Amount";
 import { ErrorText } from "../../shared/ErrorText";
 import { useNotify } from "../../shared/notices";
+import { LevelsDialog } from "./LevelsDialog";
+import { PartialCloseDialog } from "./PartialCloseDialog";
 
-interface Props {
-  positions: readonly OpenPosition[] | undefined;
-  error: string | undefined;
-  onClosed: (closed: ClosedPosition) => void;
-}
+type Editing = { kind: "levels" | "part"; orderId: string } | undefined;
 
-export function OpenPositions({ positions, error, onClosed }: Props) {
+export function OpenPositions() {
+  const positions = useTerminal((state) => state.positions);
+  const quotes = useTerminal((state) => state.quotes);
+  const loadError = useTerminal((state) => state.error);
   const [closing, setClosing] = useState<string>();
   const [closeError, setCloseError] = useState<string>();
+  const [editing, setEditing] = useState<Editing>();
   const notify = useNotify();
+  const settle = useSettle();
 
   const close = async (position: OpenPosition) => {
     setClosing(position.orderId);
     setCloseError(undefined);
     try {
-      const closed = await closePosition(position.orderId, position.asset);
-      notify(
-        `Closed ${position.side} ${position.asset} at ${formatPrice(position.asset, closed.closePrice)}: ` +
-          `PnL ${formatUsd(closed.pnl, { signed: true })}`,
-        closed.pnl < 0n ? "loss" : "gain",
-      );
-      onClosed(closed);
+      const closed = await closePosition(position.orderId);
+      settle((store) => {
+        store.closed(closed);
+      });
+      notify(closeNotice(closed));
     } catch (failure) {
       setCloseError(
         `Could not close the ${position.asset} ${position.side}: ${describeError(failure)}`,
@@ -39,9 +43,10 @@ export function OpenPositions({ positions, error, onClosed }: Props) {
     }
   };
 
+  const edited = positions?.find((position) => position.orderId === editing?.orderId);
   return (
-    <section className="panel positions" aria-label="Positions">
-      <ErrorText message={closeError ?? error} />
+    <section className="positions" aria-label="Positions">
+      <ErrorText message={closeError ?? (positions === undefined ? loadError : undefined)} />
       <div
         className="table-scroll"
         tabIndex={0}
@@ -72,23 +77,39 @@ export function OpenPositions({ positions, error, onClosed }: Props) {
               <th scope="col" className="num">
                 Liquidation
               </th>
+              <th scope="col" className="num">
+                Stop loss
+              </th>
+              <th scope="col" className="num">
+                Take profit
+              </th>
               <th scope="col" className="sticky-end">
                 <span className="visually-hidden">Actions</span>
               </th>
             </tr>
           </thead>
           <tbody>
+            {positions === undefined && (
+              <tr>
+                <td colSpan={11} className="muted">
+                  Loading your positions…
+                </td>
+              </tr>
+            )}
             {positions?.length === 0 && (
               <tr>
-                <td colSpan={9} className="muted">
+                <td colSpan={11} className="muted">
                   No open positions.
                 </td>
               </tr>
             )}
             {positions?.map((position) => {
               const rowId = `position-${position.orderId}`;
+              const quote = quotes[position.asset];
+              const current = quote ? exitPrice(position.side, quote) : position.currentPrice;
+              const pnl = quote ? livePnl(position, quote) : position.pnl;
               return (
-                <tr key={position.orderId}>
+                <tr key={position.orderId} data-order-id={position.orderId}>
                   <th scope="row" id={rowId}>
                     {position.asset}/USD
                     <span className="visually-hidden">
@@ -96,8 +117,8 @@ export function OpenPositions({ positions, error, onClosed }: Props) {
                     </span>
                   </th>
                   <td className={position.side === "long" ? "gain" : "loss"}>{position.side}</td>
-                  <td className="num">
-                    {position.pnl === null ? "—" : <Usd cents={position.pnl} signed />}
+                  <td className="num" data-testid="pnl">
+                    {pnl === null ? "—" : <Usd cents={pnl} signed />}
                   </td>
                   <td className="num">
                     <Usd cents={position.margin} />
@@ -107,15 +128,41 @@ export function OpenPositions({ positions, error, onClosed }: Props) {
                     <Price asset={position.asset} units={position.openPrice} />
                   </td>
                   <td className="num">
-                    <Price asset={position.asset} units={position.currentPrice} />
+                    <Price asset={position.asset} units={current} />
                   </td>
                   <td className="num">
                     <Price asset={position.asset} units={position.liquidationPrice} />
                   </td>
-                  <td className="sticky-end">
+                  <td className="num">
+                    <Price asset={position.asset} units={position.stopLoss} />
+                  </td>
+                  <td className="num">
+                    <Price asset={position.asset} units={position.takeProfit} />
+                  </td>
+                  <td className="sticky-end actions">
                     <button
                       type="button"
-                      className="close"
+                      className="small"
+                      aria-describedby={rowId}
+                      onClick={() => {
+                        setEditing({ kind: "levels", orderId: position.orderId });
+                      }}
+                    >
+                      Edit SL/TP
+                    </button>
+                    <button
+                      type="button"
+                      className="small"
+                      aria-describedby={rowId}
+                      onClick={() => {
+                        setEditing({ kind: "part", orderId: position.orderId });
+                      }}
+                    >
+                      Partial close
+                    </button>
+                    <button
+                      type="button"
+                      className="small close"
                       aria-describedby={rowId}
                       disabled={closing === position.orderId}
                       onClick={() => {
@@ -131,6 +178,22 @@ export function OpenPositions({ positions, error, onClosed }: Props) {
           </tbody>
         </table>
       </div>
+      {editing?.kind === "levels" && edited && (
+        <LevelsDialog
+          target={{ kind: "position", position: edited }}
+          onClose={() => {
+            setEditing(undefined);
+          }}
+        />
+      )}
+      {editing?.kind === "part" && edited && (
+        <PartialCloseDialog
+          position={edited}
+          onClose={() => {
+            setEditing(undefined);
+          }}
+        />
+      )}
     </section>
   );
 }

@@ -3,6 +3,7 @@ import { describeError, logout } from "../../api";
 import { Link } from "../../app/Link";
 import { usePath } from "../../app/router";
 import { ErrorText } from "../../shared/ErrorText";
+import { ConnectionStatus } from "./ConnectionStatus";
 
 const NAV = [
   { href: "/dashboard", label: "Terminal" },
@@ -37,6 +38,7 @@ export function Header({ onSignedOut }: { onSignedOut: () => void }) {
           ))}
         </ul>
       </nav>
+      <ConnectionStatus />
       <button
         type="button"
         className="ghost"

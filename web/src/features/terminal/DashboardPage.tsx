@@ -1,43 +1,59 @@
-// The terminal: account bar, markets, chart, order ticket, open positions. Until §8 lands,
-// each part refreshes over REST on a timer (useResource's refreshMs) and after every trade.
-import { useCallback, useState } from "react";
-import { openPositions, usdBalance } from "../../api";
+// The terminal: the account bar, the markets, the chart, the order ticket, and tabs for open
+// positions, pending orders and history. Everything live over the one socket (LiveProvider).
+import { useState } from "react";
 import type { AssetSymbol } from "../../lib/assets";
-import { useResource } from "../../shared/useResource";
+import { useTerminal } from "../../live/LiveProvider";
+import { Tabs } from "../../shared/Tabs";
 import { AccountBar } from "../account/AccountBar";
 import { ChartPanel } from "../chart/ChartPanel";
+import { HistoryView } from "../history/HistoryView";
 import { MarketsList } from "../markets/MarketsList";
-import { useLastPrices } from "../markets/useLastPrices";
+import { PendingOrders } from "../orders/PendingOrders";
 import { OpenPositions } from "../positions/OpenPositions";
 import { OrderTicket } from "../ticket/OrderTicket";
 
+function Count({ of }: { of: readonly unknown[] | undefined }) {
+  return of === undefined ? null : <span className="count">{of.length}</span>;
+}
+
 export function DashboardPage() {
   const [asset, setAsset] = useState<AssetSymbol>("SOL");
-  const balance = useResource((signal) => usdBalance(signal), "balance", { refreshMs: 5000 });
-  const positions = useResource((signal) => openPositions(signal), "positions", {
-    refreshMs: 3000,
-  });
-  const quotes = useLastPrices();
-  const { reload: reloadBalance } = balance;
-  const { reload: reloadPositions } = positions;
-  const traded = useCallback(() => {
-    reloadBalance();
-    reloadPositions();
-  }, [reloadBalance, reloadPositions]);
+  const positions = useTerminal((state) => state.positions);
+  const pending = useTerminal((state) => state.pending);
 
   return (
     <main id="main" className="terminal">
       <h1 className="visually-hidden">Trading terminal</h1>
-      <AccountBar balance={balance.data} error={balance.error} />
-      <MarketsList quotes={quotes.data} error={quotes.error} selected={asset} onSelect={setAsset} />
-      <ChartPanel asset={asset} positions={positions.data ?? []} />
-      <OrderTicket
-        asset={asset}
-        quote={quotes.data?.[asset]}
-        balance={balance.data}
-        onOpened={traded}
-      />
-      <OpenPositions positions={positions.data} error={positions.error} onClosed={traded} />
+      <AccountBar />
+      <MarketsList selected={asset} onSelect={setAsset} />
+      <ChartPanel asset={asset} />
+      <OrderTicket asset={asset} />
+      <section className="panel activity" aria-label="Activity">
+        <Tabs
+          label="Positions, orders and history"
+          tabs={[
+            {
+              id: "positions",
+              label: (
+                <>
+                  Positions <Count of={positions} />
+                </>
+              ),
+              panel: <OpenPositions />,
+            },
+            {
+              id: "orders",
+              label: (
+                <>
+                  Pending orders <Count of={pending} />
+                </>
+              ),
+              panel: <PendingOrders />,
+            },
+            { id: "history", label: "History", panel: <HistoryView /> },
+          ]}
+        />
+      </section>
     </main>
   );
 }

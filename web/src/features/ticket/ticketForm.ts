@@ -1,21 +1,38 @@
 // The ticket's fields, checked: what the trader typed -> an order, or what is wrong, in words.
+// Then, per side, what the engine would refuse (a trigger on the wrong side of the quote, a
+// stop loss or take profit on the wrong side of the price), before anything is sent.
+import type { OrderType } from "../../api";
+import type { AssetSymbol } from "../../lib/assets";
 import { toUnits } from "../../lib/decimal";
-import { formatUsd, parseUsd } from "../../lib/money";
+import { levelProblems, triggerProblem } from "../../lib/levels";
+import { formatUsd, parsePrice, parseUsd } from "../../lib/money";
+import { type BidAsk, exitPrice, liquidationPrice, type Side } from "../../lib/preview";
 
 export interface TicketInput {
+  orderType: OrderType;
+  /** limit and stop orders */
+  trigger: string;
   margin: string;
   leverage: string;
-  /** percent: "1" is 1 % (100 basis points) */
+  /** percent: "1" is 1 % (100 basis points); market orders */
   slippage: string;
+  /** optional prices; empty for none */
+  stopLoss: string;
+  takeProfit: string;
 }
 
 export interface TicketFields {
+  orderType: OrderType;
+  trigger: bigint | undefined;
   margin: bigint;
   leverage: number;
-  slippageBps: number;
+  slippageBps: number | undefined;
+  stopLoss: bigint | undefined;
+  takeProfit: bigint | undefined;
 }
 
-export type TicketErrors = Partial<Record<keyof TicketInput, string>>;
+type FieldName = Exclude<keyof TicketInput, "orderType">;
+export type TicketErrors = Partial<Record<FieldName, string>>;
 
 export type TicketCheck = { ok: true; fields: TicketFields } | { ok: false; errors: TicketErrors };
 
@@ -52,16 +69,84 @@ function checkMargin(text: string, balance: bigint | undefined): bigint | string
   return parsed.cents;
 }
 
-export function checkTicket(input: TicketInput, balance?: bigint): TicketCheck {
-  const margin = checkMargin(input.margin, balance);
-  const leverage = checkLeverage(input.leverage);
-  const slippage = checkSlippage(input.slippage);
-  if (typeof margin === "bigint" && typeof leverage === "number" && typeof slippage === "number") {
-    return { ok: true, fields: { margin, leverage, slippageBps: slippage } };
-  }
+/** An optional price: empty is none. */
+function checkLevel(asset: AssetSymbol, text: string): bigint | undefined | string {
+  if (text.trim() === "") return undefined;
+  const parsed = parsePrice(asset, text);
+  return "error" in parsed ? parsed.error : parsed.units;
+}
+
+export function checkTicket(input: TicketInput, asset: AssetSymbol, balance?: bigint): TicketCheck {
   const errors: TicketErrors = {};
+  const margin = checkMargin(input.margin, balance);
   if (typeof margin === "string") errors.margin = margin;
+  const leverage = checkLeverage(input.leverage);
   if (typeof leverage === "string") errors.leverage = leverage;
-  if (typeof slippage === "string") errors.slippage = slippage;
-  return { ok: false, errors };
+  let slippageBps: number | undefined;
+  let trigger: bigint | undefined;
+  if (input.orderType === "market") {
+    const slippage = checkSlippage(input.slippage);
+    if (typeof slippage === "string") errors.slippage = slippage;
+    else slippageBps = slippage;
+  } else {
+    const parsed = parsePrice(asset, input.trigger);
+    if ("error" in parsed) errors.trigger = parsed.error;
+    else trigger = parsed.units;
+  }
+  const stopLoss = checkLevel(asset, input.stopLoss);
+  if (typeof stopLoss === "string") errors.stopLoss = stopLoss;
+  const takeProfit = checkLevel(asset, input.takeProfit);
+  if (typeof takeProfit === "string") errors.takeProfit = takeProfit;
+  if (
+    typeof margin !== "bigint" ||
+    typeof leverage !== "number" ||
+    typeof stopLoss === "string" ||
+    typeof takeProfit === "string" ||
+    Object.keys(errors).length > 0
+  ) {
+    return { ok: false, errors };
+  }
+  return {
+    ok: true,
+    fields: {
+      orderType: input.orderType,
+      trigger,
+      margin,
+      leverage,
+      slippageBps,
+      stopLoss,
+      takeProfit,
+    },
+  };
+}
+
+/**
+ * What the engine would refuse of this order on `side`, in words, or undefined: a trigger
+ * already crossed, or a stop loss / take profit on the wrong side. A market order's levels
+ * are checked against the price it is valued at (a long's bid, a short's ask) and the
+ * liquidation price from its entry; a pending order's against its trigger.
+ */
+export function sideProblem(
+  asset: AssetSymbol,
+  side: Side,
+  fields: TicketFields,
+  quote: BidAsk,
+): string | undefined {
+  const { orderType, trigger, leverage } = fields;
+  if (orderType !== "market" && trigger !== undefined) {
+    const problem = triggerProblem(asset, side, orderType, trigger, quote);
+    if (problem) return problem;
+  }
+  if (fields.stopLoss === undefined && fields.takeProfit === undefined) return undefined;
+  const entry = trigger ?? (side === "long" ? quote.ask : quote.bid);
+  const reference = trigger ?? exitPrice(side, quote);
+  const problems = levelProblems(
+    asset,
+    side,
+    liquidationPrice(side, entry, leverage),
+    reference,
+    fields.stopLoss ?? null,
+    fields.takeProfit ?? null,
+  );
+  return problems.stopLoss ?? problems.takeProfit;
 }
