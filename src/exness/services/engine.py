@@ -158,16 +158,14 @@ class EngineService:
         would do."""
         caught = 0
         while entries := await self.bus.read_journal(self.applied_id, REPLAY_CHUNK):
-            outputs = BatchOutputs()
-            for entry in entries:
-                self._apply(entry, outputs)
-            self._collect_prices(outputs)
-            await self._write(outputs, entries[-1].id)
-            self.applied_id = entries[-1].id
+            await self._apply_batch(entries)
             caught += len(entries)
         if caught:
-            log.warning("applied journal entries taken by an intake whose answer was lost",
-                        entries=caught, applied=self.applied_id)  # fmt: skip
+            log.warning(
+                "applied journal entries taken by an intake whose answer was lost",
+                entries=caught,
+                applied=self.applied_id,
+            )
         return caught
 
     # ---- applying journal entries ------------------------------------------------------------
@@ -235,15 +233,20 @@ class EngineService:
         self.price_cursor = cursor
         if not entries:
             return 0
+        await self._apply_batch(entries)
+        self.batches += 1
+        self.entries += len(entries)
+        return len(entries)
+
+    async def _apply_batch(self, entries: list[JournalEntry]) -> None:
+        """Apply journal entries in order and write all their outputs, and how far the journal
+        is applied, in one go."""
         outputs = BatchOutputs()
         for entry in entries:
             self._apply(entry, outputs)
         self._collect_prices(outputs)
         await self._write(outputs, entries[-1].id)
         self.applied_id = entries[-1].id
-        self.batches += 1
-        self.entries += len(entries)
-        return len(entries)
 
     async def _write(self, outputs: BatchOutputs, applied_id: str) -> None:
         """Write a batch's outputs, retrying until Redis takes them.

@@ -8,7 +8,8 @@ names only what it uses, so a route test supplies only that.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -51,66 +52,26 @@ __all__ = [
 # app.state directly rather than through a shared sub-dependency: every level costs a request.
 
 
-async def _engine(request: Request) -> EnginePort:
-    engine: EnginePort = request.app.state.engine
-    return engine
+def _from_state(name: str) -> Callable[[Request], Awaitable[Any]]:
+    """A dependency that gives the collaborator `resources.install` put on app.state."""
+
+    async def dependency(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    dependency.__name__ = f"state_{name}"
+    return dependency
 
 
-async def _quotes(request: Request) -> QuotePort:
-    quotes: QuotePort = request.app.state.quotes
-    return quotes
-
-
-async def _database(request: Request) -> AsyncEngine:
-    db: AsyncEngine = request.app.state.db
-    return db
-
-
-async def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-async def _mailer(request: Request) -> Mailer:
-    mailer: Mailer = request.app.state.mailer
-    return mailer
-
-
-async def _links(request: Request) -> LinkTokens:
-    links: LinkTokens = request.app.state.links
-    return links
-
-
-async def _session_tokens(request: Request) -> SessionTokens:
-    sessions: SessionTokens = request.app.state.sessions
-    return sessions
-
-
-async def _session_store(request: Request) -> SessionStore:
-    store: SessionStore = request.app.state.session_store
-    return store
-
-
-async def _health(request: Request) -> HealthMonitor:
-    health: HealthMonitor = request.app.state.health
-    return health
-
-
-async def _metrics(request: Request) -> Metrics:
-    metrics: Metrics = request.app.state.metrics
-    return metrics
-
-
-EngineDep = Annotated[EnginePort, Depends(_engine)]
-QuotesDep = Annotated[QuotePort, Depends(_quotes)]
-DatabaseDep = Annotated[AsyncEngine, Depends(_database)]
-SettingsDep = Annotated[Settings, Depends(_settings)]
-MailerDep = Annotated[Mailer, Depends(_mailer)]
-LinksDep = Annotated[LinkTokens, Depends(_links)]
-SessionTokensDep = Annotated[SessionTokens, Depends(_session_tokens)]
-SessionStoreDep = Annotated[SessionStore, Depends(_session_store)]
-HealthDep = Annotated[HealthMonitor, Depends(_health)]
-MetricsDep = Annotated[Metrics, Depends(_metrics)]
+EngineDep = Annotated[EnginePort, Depends(_from_state("engine"))]
+QuotesDep = Annotated[QuotePort, Depends(_from_state("quotes"))]
+DatabaseDep = Annotated[AsyncEngine, Depends(_from_state("db"))]
+SettingsDep = Annotated[Settings, Depends(_from_state("settings"))]
+MailerDep = Annotated[Mailer, Depends(_from_state("mailer"))]
+LinksDep = Annotated[LinkTokens, Depends(_from_state("links"))]
+SessionTokensDep = Annotated[SessionTokens, Depends(_from_state("sessions"))]
+SessionStoreDep = Annotated[SessionStore, Depends(_from_state("session_store"))]
+HealthDep = Annotated[HealthMonitor, Depends(_from_state("health"))]
+MetricsDep = Annotated[Metrics, Depends(_from_state("metrics"))]
 
 
 async def optional_session(request: Request) -> Session | None:
