@@ -1,6 +1,7 @@
 // The candlestick chart (lightweight-charts): the candles loaded over REST, the current one
 // updated live in place, and price lines (entries, liquidations, SL/TP, pending triggers).
 import {
+  type AutoscaleInfo,
   CandlestickSeries,
   ColorType,
   createChart,
@@ -12,7 +13,13 @@ import {
 import { useEffect, useRef } from "react";
 import type { Candle } from "../../api";
 import type { AssetSymbol } from "../../lib/assets";
-import { chartPriceLabel, toChartCandle, toChartCandles, toChartUnits } from "./chartData";
+import {
+  chartPriceLabel,
+  toChartCandle,
+  toChartCandles,
+  toChartUnits,
+  withLevels,
+} from "./chartData";
 import type { LineKind, PriceLine } from "./priceLines";
 
 interface Props {
@@ -108,6 +115,14 @@ export function PriceChart({ asset, series: seriesKey, candles, live, lines, lab
   useEffect(() => {
     const candleSeries = series.current;
     if (!candleSeries) return;
+    const levels = lines.map((line) => toChartUnits(line.units));
+    candleSeries.applyOptions({
+      autoscaleInfoProvider: (candles: () => AutoscaleInfo | null) => {
+        const info = candles();
+        if (!info?.priceRange) return info;
+        return { ...info, priceRange: withLevels(info.priceRange, levels) };
+      },
+    });
     const drawn: IPriceLine[] = lines.map((line) =>
       candleSeries.createPriceLine({
         price: toChartUnits(line.units),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chartPriceLabel, toChartCandles, toChartUnits } from "./chartData";
+import { chartPriceLabel, toChartCandles, toChartUnits, withLevels } from "./chartData";
 
 describe("chart data", () => {
   it("plots integer units and labels them exactly", () => {
@@ -19,5 +19,15 @@ describe("chart data", () => {
 
   it("refuses a price it could not plot exactly", () => {
     expect(() => toChartUnits(2n ** 53n)).toThrow(RangeError);
+  });
+
+  it("takes in the levels near the candles, not those far away", () => {
+    const range = { minValue: 149_000_000, maxValue: 151_000_000 };
+    // 10x liquidation at 135, a TP at 160; a 1x liquidation at 0 is left out
+    expect(withLevels(range, [135_000_000, 160_000_000, 0])).toEqual({
+      minValue: 135_000_000,
+      maxValue: 160_000_000,
+    });
+    expect(withLevels(range, [])).toEqual(range);
   });
 });

@@ -33,3 +33,25 @@ export function toChartCandles(candles: readonly Candle[]): CandlestickData[] {
 export function chartPriceLabel(asset: AssetSymbol): (coordinate: number) => string {
   return (coordinate) => formatPrice(asset, BigInt(Math.round(coordinate)));
 }
+
+export interface PriceRange {
+  minValue: number;
+  maxValue: number;
+}
+
+/**
+ * The candles' price range widened to take in the levels (entries, SL/TP, triggers,
+ * liquidations) within a quarter of the range's middle, so a trader sees where each of them
+ * is; a level further away (a low-leverage liquidation near zero) would flatten the candles.
+ * Chart coordinates only: nothing here is a price shown as text.
+ */
+export function withLevels(range: PriceRange, levels: readonly number[]): PriceRange {
+  const middle = (range.minValue + range.maxValue) / 2;
+  let { minValue, maxValue } = range;
+  for (const level of levels) {
+    if (Math.abs(level - middle) > middle / 4) continue;
+    minValue = Math.min(minValue, level);
+    maxValue = Math.max(maxValue, level);
+  }
+  return { minValue, maxValue };
+}

@@ -9,7 +9,9 @@ export function ConnectionStatus() {
     <>
       <p className={`connection connection-${state}`} data-state={state}>
         <span className="dot" aria-hidden="true" />
-        {state === "open" ? "Live" : state === "connecting" ? "Connecting…" : "Offline"}
+        <span className="connection-label">
+          {state === "open" ? "Live" : state === "connecting" ? "Connecting…" : "Offline"}
+        </span>
       </p>
       <div role="status" className="connection-banner-region">
         {down && (
