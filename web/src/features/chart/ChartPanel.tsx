@@ -36,9 +36,13 @@ export function ChartPanel({ asset }: { asset: AssetSymbol }) {
   );
   const data = candles.data ?? [];
   const last = liveCandle ?? data.at(-1);
+  // the image's text: what it shows, the levels included (as the lines on it say them)
   const label =
     `${asset}/USD candlestick chart, ${interval} candles` +
-    (last ? `, last ${formatPrice(asset, last.close)}` : ", no prices yet");
+    (last ? `, last ${formatPrice(asset, last.close)}` : ", no prices yet") +
+    (lines.length
+      ? `; lines: ${lines.map((line) => `${line.title} ${formatPrice(asset, line.units)}`).join(", ")}`
+      : "");
 
   return (
     <section className="panel chart-panel" aria-labelledby="chart-title">
