@@ -30,6 +30,7 @@ from exness.domain.messages import (
 )
 from exness.domain.positions import Position
 from exness.services.dbprocessor import is_data_error
+from exness.services.reconcile import DatabaseState, Reconciliation, compare, read_database
 from tests.fakes.order_lives import Lives, Plan, expected, plans
 from tests.unit.helpers import Desk
 
@@ -189,7 +190,8 @@ async def assert_converged(db, operations) -> None:
 async def test_random_interleavings_converge(writer, db, data, life_plans):
     """Three orders lived through the engine (market, limit or stop; modified, filled or
     cancelled, partly closed, ended by hand, SL, TP or liquidation), their operations shuffled,
-    repeated and cut into random batches: the rows are what the lives ended with."""
+    repeated and cut into random batches: the rows are what the lives ended with, and
+    reconcile agrees with the engine."""
     run = f"run{next(RUNS)}"  # every example (and replay) writes orders of its own
     lives = Lives()
     lives.wallet(f"{run}-user")
@@ -201,6 +203,16 @@ async def test_random_interleavings_converge(writer, db, data, life_plans):
     for start, stop in itertools.pairwise([0, *cuts, len(operations)]):
         await writer.write(operations[start:stop])
     await assert_converged(db, lives.operations)
+    async with db.connect() as connection:
+        state = await read_database(connection)
+    mine = DatabaseState(
+        {k: v for k, v in state.trades.items() if k.startswith(f"{run}-")},
+        {k: v for k, v in state.closes.items() if k.startswith(f"{run}-")},
+        state.users,
+    )
+    report = Reconciliation()
+    compare(lives.desk.engine, mine, report)
+    assert report.ok, report.summary()
 
 
 def a_day_of_orders() -> Lives:
