@@ -158,8 +158,8 @@ class TradeClose(Base):
     redelivered close is the same row, whatever order closes arrive in.
 
     No foreign key to `trades`: the DB processor writes a close and its trade's row in one
-    statement, always both, and the per-row check of a foreign key cost the hot statement a
-    quarter of PostgreSQL's time per close (README "Performance"); `exness reconcile` reports
+    statement, always both, and the per-row check of a foreign key cost the hot statement an
+    eighth of PostgreSQL's time per close (README "Performance"); `exness reconcile` reports
     a close row without its trade."""
 
     __tablename__ = "trade_closes"

@@ -173,7 +173,7 @@ class CloseRow:
 #   3  modified while open         by modification time
 # A fill carries the pending order's last levels and a close those of the position at that
 # moment, so ranks 0 and 2 can only be passed by a modification carrying newer ones. (Ties:
-# two modifications of one order within the same microsecond, delivered out of order, keep
+# two modifications of one order within the same millisecond, delivered out of order, keep
 # the one written last; reconcile would report it.)
 _VERSION_BITS = 60
 _VERSION_MAX = (1 << _VERSION_BITS) - 1

@@ -21,7 +21,7 @@ The rows themselves (exact conversions, merging, bar aggregation) come from
 adapters/db/rows.py; this module only runs the SQL.
 
 The writes are the DB processor's hot path, so they skip SQLAlchemy's statement machinery: a
-whole batch (users, trades, price bars) is one hand-written statement, WRITE_BATCH, run on the
+whole batch (users, trades and their closes, price bars) is one hand-written statement, WRITE_BATCH, run on the
 asyncpg connection under the SQLAlchemy one (asyncpg prepares it once per connection), atomic
 on its own so it needs no BEGIN/COMMIT. Rows go in as JSON arrays read by `json_to_recordset`
 (orjson encodes them in C; asyncpg's array parameters cost far more per element): NUMERIC
