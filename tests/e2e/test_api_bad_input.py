@@ -233,7 +233,7 @@ def test_bad_close_bodies_are_4xx(trader: Trader, unchanged: None, case: str):
 # ---- GET /trade/history ----------------------------------------------------------------------
 
 HISTORY_CASES: dict[str, dict[str, str]] = {
-    "unknown status": {"status": "pending"},
+    "unknown status": {"status": "deleted"},
     "limit 0": {"limit": "0"},
     "limit over 1000": {"limit": "1001"},
     "unknown tradeType in capitals": {"tradeType": "UP"},

@@ -321,9 +321,13 @@ def test_history_rows_and_analytics_are_exact(book):
         "openTrades": 2,
         "closedTrades": 2,
         "liquidatedTrades": 1,
+        "pendingOrders": 0,
+        "cancelledOrders": 0,
         "profitableTrades": 1,
         "losingTrades": 2,
+        "closes": 3,
     }
+    assert analytics["closeReasons"] == {"manual": 2, "sl": 0, "tp": 0, "liquidation": 1}
     assert_exactly(analytics["winRate"], "33.33")  # 1 of 3 settled
     assert_exactly(analytics["totalPnl"], "-1.50")  # 2.00 - 0.50 - 3.00
     assert_exactly(analytics["totalMargin"], "45.00")

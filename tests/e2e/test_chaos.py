@@ -53,11 +53,6 @@ TRADERS = 12
 CLIENTS = 6
 BROKER_CLIENTS = 3  # each with traders of its own, so a trader's requests are sequential
 BROKER_TRADERS_EACH = 2
-# The main DB does not yet hold pending orders, cancels or partial closes (the DB side of
-# SPEC §7 is another branch): until it does, reconcile's differences about exactly those
-# orders are expected, and nothing else may differ. Once it does, set this and the whole
-# reconciliation must agree, with history rows checked for partial closes and cancels too.
-DB_HOLDS_BROKER_ORDERS = False
 LOAD_S = float(os.environ.get("CHAOS_LOAD_S", "20"))
 VICTIMS = ("engine", "dbprocessor", "server", "poller", "valkey")
 
@@ -347,6 +342,19 @@ def check_broker(client: redis.Redis, database_url: str, books: list[BrokerBook]
                 acked = book.opened[order_id]
                 assert row["leverage"] == acked["leverage"]
                 assert row["open_price"] == acked["openPrice"]
+        # every acknowledged cancel is a cancelled row; every partly closed order has its
+        # closes, one row each, and what the engine still holds open is what the row says
+        for order_id in book.cancelled:
+            assert rows[order_id]["status"] == "cancelled", order_id
+        closes = Counter(
+            r["order_id"] for r in db_fetch(database_url, "SELECT order_id FROM trade_closes")
+        )
+        for order_id in book.partly:
+            assert closes[order_id] >= 1, order_id
+            if order_id in open_now:
+                assert rows[order_id]["status"] == "open", order_id
+                held = Decimal(open_now[order_id].margin) / 100
+                assert rows[order_id]["open_margin"] == held, order_id
         # nothing open that the trader did not open; nothing closed by hand still open
         assert set(open_now) <= set(book.opened) | filled, book.user
         assert not (book.closed & set(open_now)), book.user
@@ -377,17 +385,6 @@ def check_broker(client: redis.Redis, database_url: str, books: list[BrokerBook]
         expected = 500_000 - book.charged + book.returned + by_ticks
         balance = ask_engine(client, "GET_USDC_BALANCE", book.user).balance
         assert balance == expected, (book.user, balance, expected)
-
-
-def reconciled_but_for_the_db_gap(report, books: list[BrokerBook]) -> list[str]:
-    """reconcile's differences not explained by what the DB does not hold yet (cancels and
-    partial closes of broker traders, and the PnL total those make differ)."""
-    gap = set().union(*(book.cancelled | book.partly for book in books))
-    return [
-        problem
-        for problem in report.problems
-        if problem.split(":", 1)[0] not in gap and not (gap and problem.startswith("realized PnL"))
-    ]
 
 
 def wreak_havoc(services: Services, valkey: EmbeddedValkey, stop: threading.Event, log: list):
@@ -513,10 +510,7 @@ def test_nothing_acknowledged_is_lost_or_applied_twice_under_kill_9(
         with mock.patch("exness.services.reconcile._MAX_LISTED", 10**9):  # list them all
             report = run(reconcile(settings, settings.stores()))
         print(report.summary())
-        if DB_HOLDS_BROKER_ORDERS:
-            assert report.ok, report.summary()
-        else:
-            assert reconciled_but_for_the_db_gap(report, books) == [], report.summary()
+        assert report.ok, report.summary()
         assert report.rows >= len(ledger.opened)
         no_request_twice(client)
     finally:

@@ -14,16 +14,24 @@ from hypothesis import strategies as st
 from sqlalchemy import select, text
 
 from exness.adapters.db.models import PriceBar, Trade, User
-from exness.adapters.db.rows import DataRejected, PriceEntry
+from exness.adapters.db.rows import DataRejected, PriceEntry, us_to_datetime
 from exness.adapters.db.session import create_engine
 from exness.adapters.db.snapshots import SnapshotStore
 from exness.adapters.db.urls import asyncpg_dsn
 from exness.adapters.db.writer import DbWriter
 from exness.codec.snapshot import SnapshotEntry, decode_state, encode_state
 from exness.domain import Engine
-from exness.domain.messages import PriceTick, TradeClosed, TradeOpened, UserCreated
+from exness.domain.messages import (
+    OrderModified,
+    PriceTick,
+    TradeClosed,
+    TradeOpened,
+    UserCreated,
+)
 from exness.domain.positions import Position
 from exness.services.dbprocessor import is_data_error
+from exness.services.reconcile import DatabaseState, Reconciliation, compare, read_database
+from tests.fakes.order_lives import Lives, Plan, expected, plans
 from tests.unit.helpers import Desk
 
 pytestmark = pytest.mark.integration
@@ -145,40 +153,210 @@ async def test_a_liquidation_is_recorded_and_never_reopened(writer, db):
     assert (row.liquidated, row.pnl, row.close_price) == (True, Decimal("-7.77"), Decimal("181"))
 
 
+async def db_state(db) -> tuple[dict[str, dict], dict[str, list[tuple]]]:
+    """The trades rows (order id -> the columns `expected` names) and close rows."""
+    async with db.connect() as connection:
+        trades = {
+            row.order_id: dict(row._mapping)
+            for row in await connection.execute(select(Trade.__table__))
+        }
+        closes: dict[str, list[tuple]] = {}
+        for row in await connection.execute(
+            text(
+                "SELECT order_id, margin_before, margin, close_price, pnl, reason, closed_at"
+                " FROM trade_closes ORDER BY order_id, margin_before DESC"
+            )
+        ):
+            closes.setdefault(row.order_id, []).append(tuple(row)[1:])
+    return trades, closes
+
+
+async def assert_converged(db, operations) -> None:
+    want, want_closes = expected(operations)
+    trades, closes = await db_state(db)
+    for order_id, columns in want.items():
+        row = trades[order_id]
+        assert {name: row[name] for name in columns} == columns, order_id
+    assert set(trades) >= set(want)
+    assert {k: v for k, v in closes.items() if k in want} == want_closes
+
+
 @settings(
     max_examples=25,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(data=st.data())
-async def test_random_interleavings_converge(writer, db, data):
-    """Several orders' operations, shuffled, duplicated and cut into random batches."""
+@given(data=st.data(), life_plans=st.lists(plans(), min_size=3, max_size=3))
+async def test_random_interleavings_converge(writer, db, data, life_plans):
+    """Three orders lived through the engine (market, limit or stop; modified, filled or
+    cancelled, partly closed, ended by hand, SL, TP or liquidation), their operations shuffled,
+    repeated and cut into random batches: the rows are what the lives ended with, and
+    reconcile agrees with the engine."""
     run = f"run{next(RUNS)}"  # every example (and replay) writes orders of its own
-    expected, operations = {}, []
-    for n in range(3):
-        order_id = f"{run}-{n}"
-        held = position(order_id, f"{run}-user", margin=100 + n, open_price=SOL_PRICE + n)
-        opened = TradeOpened(held)
-        end = data.draw(st.sampled_from([None, "closed", "liquidated"]))
-        operations.append(opened)
-        if end == "closed":
-            operations.append(TradeClosed(held, held.margin, SOL_PRICE, 3, "manual", T0 + n))
-        elif end == "liquidated":
-            operations.append(
-                TradeClosed(held, held.margin, 100_000_000, -(100 + n), "liquidation", T0 + n)
-            )
-        expected[order_id] = end
-    operations += data.draw(st.lists(st.sampled_from(operations), max_size=4))
-    operations = data.draw(st.permutations(operations))
-    cuts = sorted(data.draw(st.sets(st.integers(0, len(operations)), max_size=3)))
+    lives = Lives()
+    lives.wallet(f"{run}-user")
+    for plan, asset in zip(life_plans, ("SOL", "ETH", "BTC"), strict=True):
+        lives.live(f"{run}-user", f"{run}-{asset}", asset, plan)
+    repeated = data.draw(st.lists(st.sampled_from(lives.operations), max_size=6))
+    operations = data.draw(st.permutations(lives.operations + repeated))
+    cuts = sorted(data.draw(st.sets(st.integers(0, len(operations)), max_size=4)))
     for start, stop in itertools.pairwise([0, *cuts, len(operations)]):
         await writer.write(operations[start:stop])
-    rows = await trades(db)
-    for order_id, end in expected.items():
-        row = rows[order_id]
-        assert row.liquidated == (end == "liquidated")
-        assert (row.closed_at is None) == (end is None)
-        assert row.pnl == {None: None, "closed": Decimal("0.03")}.get(end, -row.margin)
+    await assert_converged(db, lives.operations)
+    async with db.connect() as connection:
+        state = await read_database(connection)
+    mine = DatabaseState(
+        {k: v for k, v in state.trades.items() if k.startswith(f"{run}-")},
+        {k: v for k, v in state.closes.items() if k.startswith(f"{run}-")},
+        state.users,
+    )
+    report = Reconciliation()
+    compare(lives.desk.engine, mine, report)
+    assert report.ok, report.summary()
+
+
+def a_day_of_orders() -> Lives:
+    """One of every kind of operation, the closes partial and whole."""
+    lives = Lives()
+    lives.wallet("alice")
+    # a limit long, modified while it waits, filled, partly closed, modified, stopped out
+    lives.live(
+        "alice",
+        "limit",
+        "ETH",
+        Plan("long", "limit", 5, 10_000, 2, "fill", (("close", 2_500), ("modify", 3)), "sl"),
+    )
+    # a stop short cancelled before it filled
+    lives.live("alice", "stop", "BTC", Plan("short", "stop", 10, 4_000, 1, "cancel"))
+    # a market long closed twice by hand, then liquidated
+    lives.live(
+        "alice",
+        "market",
+        "SOL",
+        Plan(
+            "long", "market", 50, 3_000, steps=(("close", 1_000), ("close", 500)), end="liquidation"
+        ),
+    )
+    return lives
+
+
+async def test_every_operation_is_written_exactly(writer, db):
+    lives = a_day_of_orders()
+    kinds = {type(operation).__name__ for operation in lives.operations}
+    assert kinds == {
+        "UserCreated", "OrderPlaced", "OrderModified", "OrderCancelled", "TradeOpened",
+        "TradeClosed",
+    }  # fmt: skip
+    await writer.write(lives.operations)
+    trades, closes = await db_state(db)
+    limit, stop, market = trades["limit"], trades["stop"], trades["market"]
+    assert (limit["status"], limit["order_type"], limit["trigger_price"]) == (
+        "closed",
+        "limit",
+        Decimal("1900.000000"),
+    )
+    assert (limit["margin"], limit["open_margin"]) == (Decimal("100.00"), Decimal("0.00"))
+    assert limit["open_price"] == Decimal("1900.000000")  # filled at the tick's ask
+    assert limit["close_reason"] == "sl" and not limit["liquidated"]
+    assert limit["opened_at"] > limit["created_at"]  # filled after it was placed
+    assert [c[4] for c in closes["limit"]] == ["manual", "sl"]
+    assert limit["pnl"] == closes["limit"][0][3] + closes["limit"][1][3]
+    assert (stop["status"], stop["open_margin"], stop["pnl"]) == ("cancelled", 0, None)
+    assert stop["open_price"] is None and stop["closed_at"] is not None
+    assert "stop" not in closes
+    assert (market["status"], market["close_reason"], market["liquidated"]) == (
+        "closed",
+        "liquidation",
+        True,
+    )
+    assert [c[:2] for c in closes["market"]] == [
+        (Decimal("30.00"), Decimal("10.00")),
+        (Decimal("20.00"), Decimal("5.00")),
+        (Decimal("15.00"), Decimal("15.00")),  # the rest, lost
+    ]
+    assert closes["market"][2][3] == Decimal("-15.00")
+    assert market["pnl"] == sum(c[3] for c in closes["market"])
+    # the liquidation's price is the tick's bid (a long), not the liquidation price
+    assert market["close_price"] == closes["market"][2][2] < market["liquidation_price"]
+    await assert_converged(db, lives.operations)
+
+
+async def test_a_close_before_its_open_and_a_fill_before_its_placement(writer, db):
+    lives = a_day_of_orders()
+    for operation in reversed(lives.operations):  # everything backwards, one at a time
+        await writer.write([operation])
+    await assert_converged(db, lives.operations)
+    await writer.write(lives.operations)  # and everything again
+    await assert_converged(db, lives.operations)
+
+
+async def test_a_partial_close_keeps_the_trade_open_until_the_last_part(writer, db):
+    held = position("o1", margin=1_000)
+    first = TradeClosed(held, 300, SOL_PRICE + 1_000_000, 15, "manual", T0 + 1)
+    second = TradeClosed(held.with_margin(700), 200, SOL_PRICE + 2_000_000, 20, "tp", T0 + 2)
+    last = TradeClosed(held.with_margin(500), 500, 150_000_000, -500, "liquidation", T0 + 3)
+    await writer.write([second, TradeOpened(held)])
+    row = (await trades(db))["o1"]
+    assert (row.status, row.open_margin, row.pnl, row.close_reason) == (
+        "open",
+        Decimal("5.00"),
+        Decimal("0.20"),
+        "tp",
+    )
+    assert row.margin == Decimal("10.00") and row.closed_at is None
+    await writer.write([first, second])  # an older close arrives late: not the last one
+    row = (await trades(db))["o1"]
+    assert (row.pnl, row.close_reason, row.close_price) == (
+        Decimal("0.35"),
+        "tp",
+        Decimal("203.470000"),
+    )
+    await writer.write([last, first])
+    row = (await trades(db))["o1"]
+    assert (row.status, row.open_margin, row.pnl, row.close_reason, row.liquidated) == (
+        "closed",
+        Decimal("0.00"),
+        Decimal("-4.65"),
+        "liquidation",
+        True,
+    )
+    assert row.closed_at == us_to_datetime(T0 + 3)
+
+
+async def test_levels_follow_the_last_modification_whatever_arrives_after(writer, db):
+    held = position("o1", margin=1_000, stop_loss=190_000_000)
+    moved = OrderModified(held.with_protection(195_000_000, 230_000_000), T0 + 10)
+    again = OrderModified(held.with_protection(196_000_000, None), T0 + 20)
+    closed = TradeClosed(
+        held.with_protection(196_000_000, None), 400, SOL_PRICE, 0, "manual", T0 + 30
+    )
+    after = OrderModified(held.with_margin(600).with_protection(None, 240_000_000), T0 + 40)
+    await writer.write([after, again, closed, moved, TradeOpened(held)])
+    row = (await trades(db))["o1"]
+    assert (row.stop_loss, row.take_profit) == (None, Decimal("240.000000"))
+    await writer.write([closed, moved, TradeOpened(held)])  # stale ones, redelivered
+    row = (await trades(db))["o1"]
+    assert (row.stop_loss, row.take_profit, row.status) == (None, Decimal("240.000000"), "open")
+    # a modification that arrives after the final close changes nothing it should not
+    final = TradeClosed(
+        held.with_margin(600).with_protection(None, 240_000_000),
+        600,
+        SOL_PRICE,
+        0,
+        "manual",
+        T0 + 50,
+    )
+    await writer.write([final, OrderModified(held.with_protection(197_000_000, None), T0 + 15)])
+    row = (await trades(db))["o1"]
+    assert (row.status, row.stop_loss, row.take_profit) == ("closed", None, Decimal("240.000000"))
+
+
+async def test_writers_racing_on_the_same_closes_count_each_once(db):
+    """Two DB processors (one claimed the other's entries) write the same batch at once."""
+    lives = a_day_of_orders()
+    writers = [DbWriter(db) for _ in range(4)]
+    await asyncio.gather(*(w.write(lives.operations) for w in writers))
+    await assert_converged(db, lives.operations)
 
 
 async def test_the_servers_user_row_is_kept(writer, db):

@@ -57,7 +57,9 @@ async def test_history_items_are_described_with_the_clients_fields(desk: Desk):
         "status": {"string"},
         "margin": {"number"},
         "leverage": {"integer"},
-        "openPrice": {"number"},
+        # null only for a limit/stop order that never filled: the client never sees one (its
+        # requests ask for status all, open or closed, which are trades that opened)
+        "openPrice": {"number", "null"},
         "closePrice": {"number", "null"},
         "liquidationPrice": {"number", "null"},
         "pnl": {"number", "null"},
@@ -68,10 +70,19 @@ async def test_history_items_are_described_with_the_clients_fields(desk: Desk):
         "closedAt": {"string", "null"},
         "duration": {"string"},
         "durationInSeconds": {"integer"},
+        # ours (SPEC §7): the client ignores them
+        "orderType": {"string", "null"},
+        "openMargin": {"number"},
+        "triggerPrice": {"number", "null"},
+        "stopLoss": {"number", "null"},
+        "takeProfit": {"number", "null"},
+        "closeReason": {"string", "null"},
+        "openedAt": {"string", "null"},
     }
     assert {name: types(node) for name, node in item["properties"].items()} == expected
     assert set(item["required"]) == set(expected)
-    assert item["properties"]["status"]["enum"] == ["open", "closed"]
+    # pending and cancelled: only for status=pending, cancelled or any, which it never asks
+    assert item["properties"]["status"]["enum"] == ["pending", "open", "closed", "cancelled"]
     assert item["properties"]["tradeType"]["enum"] == ["long", "short"]
 
 

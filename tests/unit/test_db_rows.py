@@ -8,28 +8,40 @@ from decimal import Decimal
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 
-from exness.adapters.db.models import Trade
+from exness.adapters.db.models import Trade, TradeClose
 from exness.adapters.db.rows import (
     DataRejected,
     PriceEntry,
     aggregate_bars,
+    close_row,
     json_rows,
-    merge_trade_operations,
+    levels_version,
     merge_user_rows,
     minute_start_us,
+    order_rows,
     parse_stream_id,
-    trade_record,
+    trade_row,
     us_to_datetime,
 )
 from exness.codec import CodecError
-from exness.domain.messages import PriceTick, TradeClosed, TradeOpened
+from exness.domain.messages import (
+    OrderCancelled,
+    OrderModified,
+    OrderPlaced,
+    PriceTick,
+    TradeClosed,
+    TradeOpened,
+    UserCreated,
+)
 from exness.domain.money import to_decimal
+from exness.domain.orders import PendingOrder
 from exness.domain.positions import Position
 from exness.services.dbprocessor import is_data_error
+from tests.fakes.order_lives import Lives, expected, plans
 
 ASSET_IDS = {"SOL": 1, "ETH": 2, "BTC": 3}
 
@@ -80,41 +92,136 @@ def position(order_id="o1", **changes) -> Position:
     return Position(order_id=order_id, **fields)
 
 
-def trade_row(operation, asset_ids) -> dict:
-    return asdict(trade_record(operation, asset_ids))
+def pending(order_id="o1", **changes) -> PendingOrder:
+    fields = dict(
+        user_id="u", asset="BTC", side="short", order_type="limit", trigger_price=700_000_000,
+        margin=1_005, leverage=3, placed_at=1, stop_loss=720_000_000, take_profit=600_000_000,
+    )  # fmt: skip
+    fields.update(changes)
+    return PendingOrder(order_id=order_id, **fields)
 
 
-def test_trade_rows_are_exact_decimals():
-    row = trade_row(
-        TradeClosed(position(), 1_005, 866_668_312, -1_005, "liquidation", 2), ASSET_IDS
-    )
+def trade_fields(operation, asset_ids=ASSET_IDS) -> dict:
+    return asdict(trade_row(operation, asset_ids))
+
+
+def test_a_close_is_exact_decimals_in_its_trade_row_and_its_close_row():
+    held = position(stop_loss=700_000_000)
+    row = trade_fields(TradeClosed(held, 1_005, 866_668_312, -1_005, "liquidation", 2))
     assert row["margin"] == Decimal("10.05") and str(row["margin"]) == "10.05"
+    assert str(row["open_margin"]) == "0.00"
     assert str(row["open_price"]) == "65000.1234"
-    assert row["close_price"] == Decimal("86666.8312")
-    assert row["pnl"] == Decimal("-10.05")
-    assert (row["trade_type"], row["liquidated"], row["asset_id"]) == ("SHORT", True, 3)
-    opened = trade_row(TradeOpened(position()), ASSET_IDS)
-    assert opened["close_price"] is opened["pnl"] is opened["closed_at"] is None
+    assert row["liquidation_price"] == Decimal("86666.8312")
+    assert row["stop_loss"] == Decimal("70000.0000") and row["take_profit"] is None
+    assert (row["trade_type"], row["asset_id"], row["order_type"]) == ("SHORT", 3, None)
+    assert row["closed_at"] == us_to_datetime(2) and row["opened_at"] == us_to_datetime(1)
+    close = asdict(close_row(TradeClosed(held, 1_005, 866_668_312, -1_005, "liquidation", 2)))
+    assert close == {
+        "order_id": "o1",
+        "margin_before": Decimal("10.05"),
+        "margin": Decimal("10.05"),
+        "close_price": Decimal("86666.8312"),
+        "pnl": Decimal("-10.05"),
+        "reason": "liquidation",
+        "closed_at": us_to_datetime(2),
+    }
+    part = trade_fields(TradeClosed(held, 405, 600_000_000, 7, "manual", 2))
+    assert (str(part["open_margin"]), part["closed_at"]) == ("6.00", None)  # still open
+
+
+def test_each_operation_tells_what_it_knows():
+    placed = trade_fields(OrderPlaced(pending()))
+    assert (placed["order_type"], placed["trigger_price"]) == ("limit", Decimal("70000.0000"))
+    assert placed["open_price"] is placed["liquidation_price"] is placed["opened_at"] is None
+    assert placed["open_margin"] == placed["margin"] == Decimal("10.05")
+    assert placed["created_at"] == us_to_datetime(1)
+    cancelled = trade_fields(OrderCancelled(pending(), 9))
+    assert (cancelled["open_margin"], cancelled["closed_at"]) == (0, us_to_datetime(9))
+    assert cancelled["opened_at"] is None  # what makes it cancelled, not closed
+    market = trade_fields(TradeOpened(position()))
+    assert (market["order_type"], market["created_at"]) == ("market", us_to_datetime(1))
+    filled = trade_fields(TradeOpened(position(opened_at=5), filled=True))
+    assert filled["order_type"] is None and filled["opened_at"] == us_to_datetime(5)
+    modified = trade_fields(OrderModified(position(margin=500), 7))
+    assert modified["order_type"] is None and modified["open_margin"] == Decimal("5.00")
+
+
+def test_levels_versions_order_an_orders_life():
+    versions = [
+        trade_fields(operation)["levels_version"]
+        for operation in (
+            OrderPlaced(pending()),
+            OrderModified(pending(), 2),
+            OrderModified(pending(), 3),
+            TradeOpened(position(), filled=True),
+            TradeClosed(position(), 100, 600_000_000, 1, "manual", 4),  # the same margin open
+            TradeClosed(position(margin=905), 100, 600_000_000, 1, "manual", 5),
+            OrderModified(position(margin=805), 6),
+            OrderModified(position(margin=805), 8),
+        )
+    ]
+    assert versions == sorted(versions)
+    assert versions[3] == versions[4] < versions[5]
+    assert levels_version(3, 0) > levels_version(2, 2**70)  # a rank is never overflowed
 
 
 @pytest.mark.parametrize(
-    "bad", [position(asset="DOGE"), position(side="up"), position(leverage=2**31)]
+    "bad",
+    [
+        TradeOpened(position(asset="DOGE")),
+        TradeOpened(position(side="up")),
+        TradeOpened(position(leverage=2**31)),
+        TradeClosed(position(), 2_000, 1, 1, "manual", 2),  # more than is open
+        TradeClosed(position(), 0, 1, 1, "manual", 2),
+        OrderPlaced(pending(order_type="iceberg")),
+    ],
 )
-def test_impossible_trades_are_rejected(bad):
+def test_impossible_operations_are_rejected(bad):
     with pytest.raises(DataRejected):
-        trade_row(TradeOpened(bad), ASSET_IDS)
+        trade_fields(bad)
 
 
-def test_a_closed_operation_wins_whatever_the_order():
-    opened = TradeOpened(position())
-    closed = TradeClosed(position(), 1_005, 600_000_000, 7, "manual", 5)
-    liquidated = TradeClosed(position(), 1_005, 866_668_312, -1_005, "liquidation", 6)
-    for operations in ([opened, closed, liquidated], [closed, opened, liquidated, opened]):
-        assert merge_trade_operations(operations) == [closed]
-    assert merge_trade_operations([opened, TradeOpened(position("o2")), opened]) == [
-        opened,
-        TradeOpened(position("o2")),
-    ]
+@settings(max_examples=40, deadline=None)
+@given(plan=plans(), data=st.data())
+def test_an_orders_rows_merge_to_its_last_state_in_any_order(plan, data):
+    """Every operation of a life, shuffled and repeated, merges to the row the life ends with
+    (the realized columns come from the close rows, in SQL)."""
+    lives = Lives()
+    lives.wallet("u")
+    lives.live("u", "o1", "ETH", plan)
+    operations = [op for op in lives.operations if not isinstance(op, UserCreated)]
+    want, closes = expected(lives.operations)
+    shuffled = data.draw(
+        st.permutations(operations + data.draw(st.lists(st.sampled_from(operations))))
+    )
+    trades, close_rows = order_rows(shuffled, ASSET_IDS)
+    assert len(trades) == 1
+    got = asdict(trades[0])
+    realized = ("pnl", "close_price", "close_reason", "last_close_margin", "liquidated", "status")
+    for name, value in want["o1"].items():
+        if name not in realized:
+            assert got[name] == value, (name, plan)
+    assert sorted(
+        (
+            (c.margin_before, c.margin, c.close_price, c.pnl, c.reason, c.closed_at)
+            for c in close_rows
+        ),
+        reverse=True,
+    ) == closes.get("o1", [])
+
+
+def test_a_trade_row_and_a_close_row_have_every_column_written():
+    record = trade_row(TradeClosed(position(), 1_005, 600_000_000, 7, "manual", 5), ASSET_IDS)
+    written = orjson.loads(json_rows([record]))[0]
+    computed = {"id", "status", "pnl", "close_price", "close_reason", "last_close_margin"}
+    assert set(written) == {c.name for c in Trade.__table__.columns} - computed - {"liquidated"}
+    assert (written["margin"], written["open_margin"], written["open_price"]) == (
+        "10.05",
+        "0.00",
+        "65000.1234",
+    )
+    close = orjson.loads(json_rows([close_row(TradeClosed(position(), 5, 1, 7, "sl", 5))]))[0]
+    assert set(close) == {c.name for c in TradeClose.__table__.columns} - {"id"}
 
 
 def test_rows_become_json_with_exact_numbers_and_times():
@@ -140,17 +247,6 @@ def test_rows_become_json_with_exact_numbers_and_times():
     ]
     with pytest.raises(DataRejected):
         json_rows([{"ticks": 2**64}])
-
-
-def test_a_trade_record_has_every_column_of_the_table():
-    record = trade_record(TradeClosed(position(), 1_005, 600_000_000, 7, "manual", 5), ASSET_IDS)
-    written = orjson.loads(json_rows([record]))[0]
-    assert set(written) == {column.name for column in Trade.__table__.columns} - {"id"}
-    assert (written["margin"], written["close_price"], written["pnl"]) == (
-        "10.05",
-        "60000.0000",
-        "0.07",
-    )
 
 
 def test_user_rows_merge_to_the_earliest_time_and_first_email():

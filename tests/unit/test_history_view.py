@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from exness.domain.money import percent
 from exness.services.server.responses import dumps
-from exness.services.server.views import duration, history_trade
+from exness.services.server.schemas import HISTORY_FIELDS
+from exness.services.server.views import duration, history_fields, history_trade, statement_row
 
 D = Decimal
 OPENED = datetime(2024, 3, 10, 12, 0, 0, 123456, tzinfo=UTC)
@@ -81,17 +82,29 @@ def row(**changes: object) -> dict:
         "asset_name": "Solana",
         "asset_image": "https://img.test/sol.png",
         "trade_type": "LONG",
+        "order_type": "market",
+        "status": "open",
         "margin": D("10.00"),
+        "open_margin": D("10.00"),
         "leverage": 10,
+        "trigger_price": None,
         "open_price": D("150.0000000000"),
         "close_price": None,
         "liquidation_price": D("135.0000000000"),
+        "stop_loss": None,
+        "take_profit": None,
         "pnl": None,
         "liquidated": False,
+        "close_reason": None,
         "created_at": OPENED,
+        "opened_at": OPENED,
         "closed_at": None,
     }
     return base | changes
+
+
+def settled(**changes: object) -> dict:
+    return row(**{"status": "closed", "open_margin": D("0.00"), "close_reason": "manual"} | changes)
 
 
 def test_an_open_trade_runs_up_to_now_and_has_no_percentage():
@@ -114,7 +127,7 @@ def test_an_open_trade_runs_up_to_now_and_has_no_percentage():
 def test_a_closed_trade_lasts_until_its_close_whatever_now_is():
     closed = OPENED + timedelta(seconds=45, microseconds=999_999)
     item = history_trade(
-        row(
+        settled(
             trade_type="SHORT",
             close_price=D("148.5000000000"),
             pnl=D("1.00"),
@@ -131,6 +144,9 @@ def test_a_closed_trade_lasts_until_its_close_whatever_now_is():
 def test_a_liquidated_trade_is_closed_with_the_flag_and_minus_100_percent():
     item = history_trade(
         row(
+            status="closed",
+            open_margin=D("0.00"),
+            close_reason="liquidation",
             close_price=D("134.9900000000"),
             pnl=D("-10.00"),
             liquidated=True,
@@ -145,7 +161,7 @@ def test_a_liquidated_trade_is_closed_with_the_flag_and_minus_100_percent():
 
 def test_the_new_fields_are_json_numbers_strings_and_booleans():
     item = history_trade(
-        row(close_price=D("151.5"), pnl=D("1.00"), closed_at=OPENED + timedelta(minutes=12)),
+        settled(close_price=D("151.5"), pnl=D("1.00"), closed_at=OPENED + timedelta(minutes=12)),
         OPENED,
     )
     text = dumps(item.model_dump()).decode()
@@ -154,3 +170,103 @@ def test_the_new_fields_are_json_numbers_strings_and_booleans():
     assert '"duration":"12m"' in text and '"durationInSeconds":720' in text
     assert '"isProfitable":true' in text and '"status":"closed"' in text
     assert '"tradeType":"long"' in text and '"assetName":"Solana"' in text
+
+
+def test_a_partly_closed_trade_is_open_with_its_realized_pnl_and_last_close():
+    item = history_trade(
+        row(
+            open_margin=D("6.00"),
+            pnl=D("0.35"),
+            close_price=D("151.2500000000"),
+            close_reason="tp",
+            stop_loss=D("140.5000000000"),
+            take_profit=D("151.0000000000"),
+        ),
+        OPENED + timedelta(minutes=3),
+    )
+    assert (item.status, item.margin, item.openMargin) == ("open", D("10.00"), D("6.00"))
+    assert (item.pnl, item.closePrice, item.closeReason) == (D("0.35"), D("151.250000"), "tp")
+    assert item.pnlPercentage is None and item.isProfitable is True  # realized so far
+    assert (item.stopLoss, item.takeProfit) == (D("140.500000"), D("151.000000"))
+    assert item.closedAt is None and item.duration == "3m"
+
+
+def test_a_pending_order_has_a_trigger_and_no_open_price_and_runs_from_its_placement():
+    item = history_trade(
+        row(
+            status="pending",
+            order_type="limit",
+            trigger_price=D("140.0000000000"),
+            open_price=None,
+            liquidation_price=None,
+            opened_at=None,
+        ),
+        OPENED + timedelta(seconds=30),
+    )
+    assert (item.status, item.orderType, item.triggerPrice) == ("pending", "limit", D("140.000000"))
+    assert item.openPrice is item.liquidationPrice is item.openedAt is None
+    assert item.duration == "30s" and item.pnl is None
+
+
+def test_a_cancelled_order_lasts_until_its_cancellation():
+    item = history_trade(
+        row(
+            status="cancelled",
+            order_type="stop",
+            trigger_price=D("160"),
+            open_margin=D("0.00"),
+            open_price=None,
+            liquidation_price=None,
+            opened_at=None,
+            closed_at=OPENED + timedelta(hours=2),
+        ),
+        OPENED + timedelta(days=9),
+    )
+    assert (item.status, item.duration, item.pnlPercentage) == ("cancelled", "2h 0m", None)
+
+
+def test_a_filled_trades_duration_runs_from_its_fill():
+    filled = OPENED + timedelta(hours=1)
+    item = history_trade(
+        settled(order_type="limit", opened_at=filled, closed_at=filled + timedelta(seconds=5)),
+        OPENED + timedelta(days=1),
+    )
+    assert item.durationInSeconds == 5
+    assert item.createdAt == "2024-03-10T12:00:00.123456Z"
+    assert item.openedAt == "2024-03-10T13:00:00.123456Z"
+
+
+def test_a_statement_row_is_the_json_fields_as_exact_text():
+    fields = history_fields(
+        settled(
+            pnl=D("-12.50"),
+            close_price=D("1E+2"),
+            margin=D("12.50"),
+            close_reason="sl",
+            closed_at=OPENED + timedelta(seconds=59),
+            stop_loss=D("100.0000000000"),
+        ),
+        OPENED,
+    )
+    cells = dict(zip(HISTORY_FIELDS, statement_row(fields), strict=True))
+    assert list(HISTORY_FIELDS)[:3] == ["id", "orderId", "asset"]
+    assert cells["pnl"] == "-12.50"  # a number, never guarded as a formula
+    assert cells["closePrice"] == "100.000000"  # never an exponent
+    assert cells["pnlPercentage"] == "-100.00"
+    assert cells["createdAt"] == "2024-03-10T12:00:00.123456Z"
+    assert cells["closedAt"] == "2024-03-10T12:00:59.123456Z"
+    assert (cells["isProfitable"], cells["liquidated"]) == ("false", "false")
+    assert cells["triggerPrice"] == "" and cells["takeProfit"] == ""
+    assert (cells["stopLoss"], cells["closeReason"], cells["durationInSeconds"]) == (
+        "100.000000",
+        "sl",
+        "59",
+    )
+    # the JSON shows the same text for each value
+    text = dumps(history_trade(settled(pnl=D("-12.50"), margin=D("12.50")), OPENED).model_dump())
+    assert b'"pnl":-12.50' in text
+
+
+def test_a_text_cell_that_a_spreadsheet_would_run_is_defused():
+    fields = history_fields(row(order_id='=HYPERLINK("http://x")'), OPENED)
+    assert statement_row(fields)[1] == '\'=HYPERLINK("http://x")'

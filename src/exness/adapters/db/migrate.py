@@ -38,27 +38,31 @@ def alembic_config(migration_set: str, connection: Connection | None = None) -> 
     return config
 
 
-def _upgrade(connection: Connection, migration_sets: list[str]) -> None:
+def _upgrade(connection: Connection, migration_sets: list[str], main_revision: str) -> None:
     for migration_set in migration_sets:
-        command.upgrade(alembic_config(migration_set, connection), "head")
+        revision = main_revision if migration_set == "main" else "head"
+        command.upgrade(alembic_config(migration_set, connection), revision)
 
 
-async def _migrate(url: str, migration_sets: list[str]) -> None:
+async def _migrate(url: str, migration_sets: list[str], main_revision: str) -> None:
     engine = create_engine(url, poolclass=NullPool)
     try:
         async with engine.begin() as connection:
             await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-            await connection.run_sync(_upgrade, migration_sets)
+            await connection.run_sync(_upgrade, migration_sets, main_revision)
     finally:
         await engine.dispose()
 
 
-async def run_migrations(database_url: str, snapshot_url: str | None = None) -> None:
-    """Bring DATABASE_URL to the head of "main" and SNAPSHOT_URL (default: the same) to the
-    head of "snapshots"."""
+async def run_migrations(
+    database_url: str, snapshot_url: str | None = None, *, main_revision: str = "head"
+) -> None:
+    """Bring DATABASE_URL to the head of "main" (or to `main_revision`, for tests of a
+    migration on existing data) and SNAPSHOT_URL (default: the same) to the head of
+    "snapshots"."""
     snapshot_url = snapshot_url or database_url
     if snapshot_url == database_url:
-        await _migrate(database_url, ["main", "snapshots"])
+        await _migrate(database_url, ["main", "snapshots"], main_revision)
     else:
-        await _migrate(database_url, ["main"])
-        await _migrate(snapshot_url, ["snapshots"])
+        await _migrate(database_url, ["main"], main_revision)
+        await _migrate(snapshot_url, ["snapshots"], main_revision)

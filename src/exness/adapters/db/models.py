@@ -7,6 +7,11 @@ in step with them (tests/integration/test_db_migrations.py compares the two).
 
 Money is NUMERIC, never float: margin and pnl in dollars (cents / 100 exactly), prices in
 human units (asset units scaled by the asset's decimals).
+
+A `trades` row is one order, from placement (a limit or stop order, `pending`) or market
+open to its end (`closed`, or `cancelled` before it filled); `trade_closes` has one row per
+close of it, part or whole (SPEC §7.4). How the DB processor merges operations into them,
+in any order, is in adapters/db/writer.py.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     DateTime,
     ForeignKey,
     Index,
@@ -26,6 +32,7 @@ from sqlalchemy import (
     Numeric,
     Text,
     false,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -33,12 +40,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "MONEY",
     "PRICE",
+    "TRADE_STATUS",
     "Asset",
     "Base",
     "PriceBar",
     "Snapshot",
     "SnapshotBase",
     "Trade",
+    "TradeClose",
     "User",
 ]
 
@@ -75,13 +84,45 @@ class Asset(Base):
     image_url: Mapped[str] = mapped_column(Text)
 
 
+# What a row's status is, from the facts the writer merges (so it cannot disagree with them):
+# finished (closed_at) and never opened is cancelled; finished after opening is closed.
+TRADE_STATUS = (
+    "CASE WHEN closed_at IS NOT NULL THEN"
+    " (CASE WHEN opened_at IS NULL THEN 'cancelled' ELSE 'closed' END)"
+    " WHEN opened_at IS NOT NULL THEN 'open' ELSE 'pending' END"
+)
+
+
 class Trade(Base):
+    """One order: a market trade, or a limit/stop order from its placement.
+
+    `margin` is the margin the order was placed or opened with; `open_margin` what it still
+    holds (reserved while pending, open while open, 0 once closed or cancelled). `pnl` is the
+    realized total of its closes, `close_price`/`close_reason` those of its last close
+    (`last_close_margin`: the margin open before that close, which orders closes). `closed_at`
+    is when the last part closed or the order was cancelled. `levels_version` orders the
+    operations that carried `stop_loss`/`take_profit` (writer.py)."""
+
     __tablename__ = "trades"
     __table_args__ = (
         CheckConstraint("trade_type IN ('LONG', 'SHORT')", name="trades_trade_type_check"),
+        CheckConstraint(
+            "order_type IN ('market', 'limit', 'stop')", name="trades_order_type_check"
+        ),
+        CheckConstraint(
+            "close_reason IN ('manual', 'sl', 'tp', 'liquidation')",
+            name="trades_close_reason_check",
+        ),
         Index("ix_trades_user_created", "user_id", "created_at"),
         Index("ix_trades_asset_created", "asset_id", "created_at"),
         Index("ix_trades_user_closed", "user_id", "closed_at"),
+        # pending orders are few, and a row leaves the index when it fills or is cancelled
+        Index(
+            "ix_trades_user_pending",
+            "user_id",
+            "created_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -89,15 +130,53 @@ class Trade(Base):
     user_id: Mapped[str] = mapped_column(Text, ForeignKey("users.id"))
     asset_id: Mapped[int] = mapped_column(Integer, ForeignKey("assets.id"))
     trade_type: Mapped[str] = mapped_column(Text)
+    # NULL only until the operation that says it arrives (a fill may come before its placement)
+    order_type: Mapped[str | None] = mapped_column(Text)
+    trigger_price: Mapped[Decimal | None] = mapped_column(PRICE)
     margin: Mapped[Decimal] = mapped_column(MONEY)
+    open_margin: Mapped[Decimal] = mapped_column(MONEY)
     leverage: Mapped[int] = mapped_column(Integer)
-    open_price: Mapped[Decimal] = mapped_column(PRICE)
-    liquidation_price: Mapped[Decimal] = mapped_column(PRICE)
+    open_price: Mapped[Decimal | None] = mapped_column(PRICE)  # NULL while pending
+    liquidation_price: Mapped[Decimal | None] = mapped_column(PRICE)
+    stop_loss: Mapped[Decimal | None] = mapped_column(PRICE)
+    take_profit: Mapped[Decimal | None] = mapped_column(PRICE)
+    levels_version: Mapped[int] = mapped_column(BigInteger, server_default="0")
     close_price: Mapped[Decimal | None] = mapped_column(PRICE)
+    close_reason: Mapped[str | None] = mapped_column(Text)
+    last_close_margin: Mapped[Decimal | None] = mapped_column(MONEY)
     pnl: Mapped[Decimal | None] = mapped_column(MONEY)
     liquidated: Mapped[bool] = mapped_column(Boolean, server_default=false())
     created_at: Mapped[datetime] = mapped_column(TIMESTAMP)
+    opened_at: Mapped[datetime | None] = mapped_column(TIMESTAMP)
     closed_at: Mapped[datetime | None] = mapped_column(TIMESTAMP)
+    status: Mapped[str] = mapped_column(Text, Computed(TRADE_STATUS, persisted=True))
+
+
+class TradeClose(Base):
+    """One close of a trade, part or whole. Its key is (order_id, margin_before): the margin
+    open just before a close strictly decreases from close to close within an order, so a
+    redelivered close is the same row, whatever order closes arrive in.
+
+    No foreign key to `trades`: the DB processor writes a close and its trade's row in one
+    statement, always both, and the per-row check of a foreign key cost the hot statement an
+    eighth of PostgreSQL's time per close (README "Performance"); `exness reconcile` reports
+    a close row without its trade."""
+
+    __tablename__ = "trade_closes"
+    __table_args__ = (
+        CheckConstraint(
+            "reason IN ('manual', 'sl', 'tp', 'liquidation')", name="trade_closes_reason_check"
+        ),
+        CheckConstraint("margin > 0 AND margin <= margin_before", name="trade_closes_margin_check"),
+    )
+
+    order_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    margin_before: Mapped[Decimal] = mapped_column(MONEY, primary_key=True)
+    margin: Mapped[Decimal] = mapped_column(MONEY)  # closed by this close
+    close_price: Mapped[Decimal] = mapped_column(PRICE)
+    pnl: Mapped[Decimal] = mapped_column(MONEY)  # realized (−margin for a liquidation)
+    reason: Mapped[str] = mapped_column(Text)
+    closed_at: Mapped[datetime] = mapped_column(TIMESTAMP)
 
 
 class PriceBar(Base):

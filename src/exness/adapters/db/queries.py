@@ -1,23 +1,37 @@
 """What the HTTP server reads from (and, for sign-in, writes to) the main database.
 
-Trades are written only by the DB processor; the server reads them for history. Money
-comes back as `Decimal` (NUMERIC), exact.
+Trades are written only by the DB processor; the server reads them for history and the
+statement (a page with analytics, or every matching row streamed). Money comes back as
+`Decimal` (NUMERIC), exact.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import text
+from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exness.domain.candles import Interval
 
-__all__ = ["HistoryFilter", "TradeHistory", "Users", "klines", "trade_history"]
+__all__ = [
+    "CLOSE_REASONS",
+    "HistoryFilter",
+    "TradeHistory",
+    "Users",
+    "klines",
+    "stream_trade_history",
+    "trade_history",
+]
+
+# When a trade's clock starts: its open (a fill, for a limit or stop order), or its placement
+# for an order that never filled.
+OPENED = "coalesce(t.opened_at, t.created_at)"
 
 
 class Users:
@@ -59,8 +73,9 @@ SORT_COLUMNS = {
     "closePrice": "t.close_price",
     "asset": "a.symbol",
     "tradeType": "t.trade_type",
-    "status": "(t.closed_at IS NOT NULL)",
-    "duration": "(coalesce(t.closed_at, now()) - t.created_at)",
+    # in the order of an order's life: pending, open, closed (cancelled last)
+    "status": "array_position(ARRAY['pending', 'open', 'closed', 'cancelled'], t.status)",
+    "duration": f"(coalesce(t.closed_at, now()) - {OPENED})",
 }
 SortBy = Literal[
     "createdAt",
@@ -75,9 +90,21 @@ SortBy = Literal[
     "status",
     "duration",
 ]
-# closed: every settled trade, liquidated ones included (as their `status` says);
-# liquidated: only those
-Status = Literal["all", "open", "closed", "liquidated"]
+# all: every trade that opened, open or closed (liquidated ones included), as the seed's clients
+# expect; closed: every settled trade, liquidated ones included (as their `status` says);
+# liquidated: only those; pending and cancelled: limit and stop orders waiting, or cancelled
+# before they filled; any: every order, whatever its status.
+Status = Literal["all", "open", "closed", "liquidated", "pending", "cancelled", "any"]
+_STATUS_CLAUSES = {
+    "all": "t.status IN ('open', 'closed')",
+    "open": "t.status = 'open'",
+    "closed": "t.status = 'closed'",
+    "liquidated": "t.liquidated",
+    "pending": "t.status = 'pending'",
+    "cancelled": "t.status = 'cancelled'",
+}
+OrderTypeFilter = Literal["market", "limit", "stop"]
+CloseReasonFilter = Literal["manual", "sl", "tp", "liquidation"]
 
 
 @dataclass(slots=True)
@@ -94,16 +121,14 @@ class HistoryFilter:
     offset: int = 0
     sort_by: SortBy = "createdAt"
     sort_order: Literal["asc", "desc"] = "desc"
+    order_type: OrderTypeFilter | None = None
+    close_reason: CloseReasonFilter | None = None  # that of the trade's last close
 
     def where(self) -> tuple[str, dict[str, Any]]:
         clauses = ["t.user_id = :user_id"]
         params: dict[str, Any] = {"user_id": self.user_id}
-        if self.status == "open":
-            clauses.append("t.closed_at IS NULL")
-        elif self.status == "closed":
-            clauses.append("t.closed_at IS NOT NULL")
-        elif self.status == "liquidated":
-            clauses.append("t.liquidated")
+        if self.status in _STATUS_CLAUSES:
+            clauses.append(_STATUS_CLAUSES[self.status])
         if self.asset is not None:
             clauses.append("a.symbol = :asset")
             params["asset"] = self.asset
@@ -121,7 +146,17 @@ class HistoryFilter:
         if self.to_date is not None:
             clauses.append("t.created_at <= :to_date")
             params["to_date"] = self.to_date
+        if self.order_type is not None:
+            clauses.append("t.order_type = :order_type")
+            params["order_type"] = self.order_type
+        if self.close_reason is not None:
+            clauses.append("t.close_reason = :close_reason")
+            params["close_reason"] = self.close_reason
         return " AND ".join(clauses), params
+
+    def order_by(self) -> str:
+        direction = "ASC" if self.sort_order == "asc" else "DESC"
+        return f"{SORT_COLUMNS[self.sort_by]} {direction} NULLS LAST, t.id {direction}"
 
 
 @dataclass(slots=True)
@@ -131,14 +166,18 @@ class TradeHistory:
     analytics: dict[str, Any]
 
 
+CLOSE_REASONS = ("manual", "sl", "tp", "liquidation")
+
 _ANALYTICS = """
 SELECT count(*) AS total,
-       count(*) FILTER (WHERE t.closed_at IS NULL) AS open,
-       count(*) FILTER (WHERE t.closed_at IS NOT NULL AND NOT t.liquidated) AS closed,
+       count(*) FILTER (WHERE t.status = 'open') AS open,
+       count(*) FILTER (WHERE t.status = 'closed' AND NOT t.liquidated) AS closed,
        count(*) FILTER (WHERE t.liquidated) AS liquidated,
+       count(*) FILTER (WHERE t.status = 'pending') AS pending,
+       count(*) FILTER (WHERE t.status = 'cancelled') AS cancelled,
        count(*) FILTER (WHERE t.pnl > 0) AS profitable,
        count(*) FILTER (WHERE t.pnl <= 0) AS losing,
-       coalesce(sum(t.pnl), 0) AS total_pnl,
+       count(*) FILTER (WHERE t.status = 'closed' AND t.pnl > 0) AS settled_won,
        coalesce(sum(t.margin), 0) AS total_margin,
        max(t.pnl) AS best,
        min(t.pnl) AS worst
@@ -146,31 +185,42 @@ FROM trades t JOIN assets a ON a.id = t.asset_id
 WHERE {where}
 """
 
-_PAGE = """
+# The realized side from the close rows themselves, one row per reason.
+_CLOSES = """
+SELECT c.reason, count(*) AS closes, sum(c.pnl) AS pnl
+FROM trade_closes c
+JOIN trades t ON t.order_id = c.order_id
+JOIN assets a ON a.id = t.asset_id
+WHERE {where}
+GROUP BY c.reason
+"""
+
+_ROWS = """
 SELECT t.id, t.order_id, a.symbol, a.name AS asset_name, a.image_url AS asset_image,
-       t.trade_type, t.margin, t.leverage, t.open_price, t.close_price, t.liquidation_price,
-       t.pnl, t.liquidated, t.created_at, t.closed_at
+       t.trade_type, t.order_type, t.status, t.margin, t.open_margin, t.leverage,
+       t.trigger_price, t.open_price, t.close_price, t.liquidation_price, t.stop_loss,
+       t.take_profit, t.pnl, t.liquidated, t.close_reason, t.created_at, t.opened_at,
+       t.closed_at
 FROM trades t JOIN assets a ON a.id = t.asset_id
 WHERE {where}
-ORDER BY {order} NULLS LAST, t.id {direction}
-LIMIT :limit OFFSET :offset
+ORDER BY {order}
 """
 
 
 async def trade_history(db: AsyncEngine, query: HistoryFilter) -> TradeHistory:
     where, params = query.where()
-    direction = "ASC" if query.sort_order == "asc" else "DESC"
-    order = f"{SORT_COLUMNS[query.sort_by]} {direction}"
     async with db.connect() as connection:
         summary = (await connection.execute(text(_ANALYTICS.format(where=where)), params)).one()
+        closes = await connection.execute(text(_CLOSES.format(where=where)), params)
+        by_reason = {row.reason: row for row in closes}
         page = await connection.execute(
-            text(_PAGE.format(where=where, order=order, direction=direction)),
+            text(_ROWS.format(where=where, order=query.order_by()) + "LIMIT :limit OFFSET :offset"),
             {**params, "limit": query.limit, "offset": query.offset},
         )
         rows = [dict(row._mapping) for row in page]
     settled = summary.closed + summary.liquidated
     win_rate = (
-        (Decimal(summary.profitable * 100) / settled).quantize(Decimal("0.01"))
+        (Decimal(summary.settled_won * 100) / settled).quantize(Decimal("0.01"))
         if settled
         else Decimal("0.00")
     )
@@ -179,15 +229,37 @@ async def trade_history(db: AsyncEngine, query: HistoryFilter) -> TradeHistory:
         "openTrades": summary.open,
         "closedTrades": summary.closed,
         "liquidatedTrades": summary.liquidated,
+        "pendingOrders": summary.pending,
+        "cancelledOrders": summary.cancelled,
         "profitableTrades": summary.profitable,
         "losingTrades": summary.losing,
         "winRate": win_rate,
-        "totalPnl": summary.total_pnl,
+        "totalPnl": sum((row.pnl for row in by_reason.values()), Decimal("0.00")),
         "totalMargin": summary.total_margin,
         "bestTrade": summary.best,
         "worstTrade": summary.worst,
+        "closes": sum(row.closes for row in by_reason.values()),
+        "closeReasons": {
+            reason: by_reason[reason].closes if reason in by_reason else 0
+            for reason in CLOSE_REASONS
+        },
     }
     return TradeHistory(rows, summary.total, analytics)
+
+
+async def stream_trade_history(
+    db: AsyncEngine, query: HistoryFilter, chunk_rows: int = 1000
+) -> AsyncGenerator[Sequence[RowMapping], None]:
+    """Every row the filter matches (no limit, no offset), in its order, `chunk_rows` at a time
+    from a server-side cursor: never the whole result in memory, whatever its size. The
+    connection (and its transaction, which the cursor needs) is held until the last chunk is
+    taken or the iteration is closed."""
+    where, params = query.where()
+    sql = text(_ROWS.format(where=where, order=query.order_by()))
+    async with db.connect() as connection:
+        result = await connection.stream(sql, params)
+        async for chunk in result.mappings().partitions(chunk_rows):
+            yield chunk
 
 
 _KLINES = """

@@ -6,10 +6,12 @@ NUMERIC dollars and asset units NUMERIC human prices through `exness.domain.mone
 what they say (an unknown asset, a number out of range, a malformed id) raise DataRejected,
 which the DB processor dead-letters instead of retrying.
 
-Rows converge whatever the order and repetition of their inputs (see writer.py): one row per
-order id (the first closed operation if any, else the first open one), users merged to the
-earliest creation time, and price bars aggregated per (asset, minute), skipping entries
-already merged into a bar.
+Rows converge whatever the order and repetition of their inputs (see writer.py): every
+operation on an order becomes a `trades` row of what it knows (`trade_row`), merged per order
+by the same rules the SQL applies to the stored row (`merge_trade_rows`); each close, part or
+whole, a `trade_closes` row keyed by (order id, margin open before it); users merged to the
+earliest creation time; price bars aggregated per (asset, minute), skipping entries already
+merged into a bar.
 """
 
 from __future__ import annotations
@@ -24,25 +26,40 @@ import orjson
 
 from exness.codec.stream_ids import stream_id_key
 from exness.domain.assets import ASSETS
-from exness.domain.messages import PriceTick, TradeClosed, TradeOpened
+from exness.domain.messages import (
+    DbOperation,
+    OrderCancelled,
+    OrderModified,
+    OrderPlaced,
+    PriceTick,
+    TradeClosed,
+    TradeOpened,
+    UserCreated,
+)
 from exness.domain.money import USD_DECIMALS, to_decimal
+from exness.domain.orders import PendingOrder
+from exness.domain.positions import Position
 
 __all__ = [
     "BarKey",
+    "CloseRow",
     "DataRejected",
+    "OrderOperation",
     "PriceEntry",
     "TradeRow",
     "aggregate_bars",
     "bar_rows",
     "bare_owners",
     "check_assets",
+    "close_row",
     "datetime_to_us",
     "json_rows",
-    "merge_trade_operations",
+    "levels_version",
     "merge_user_rows",
     "minute_start_us",
+    "order_rows",
     "parse_stream_id",
-    "trade_record",
+    "trade_row",
     "us_to_datetime",
 ]
 
@@ -50,8 +67,11 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MINUTE_US = 60_000_000
 _INT32 = 2**31
 _INT64 = 2**63
+_DECIMALS = {symbol: asset.decimals for symbol, asset in ASSETS.items()}
+_SIDES = {"long": "LONG", "short": "SHORT"}
 
-Trade = TradeOpened | TradeClosed
+# The operations about one order (every DB operation but user_created).
+OrderOperation = OrderPlaced | OrderCancelled | TradeOpened | OrderModified | TradeClosed
 
 
 class DataRejected(ValueError):
@@ -97,67 +117,302 @@ def _int(value: int, bound: int, name: str) -> int:
 
 
 def _price(asset: str, units: int) -> Decimal:
-    return to_decimal(units, ASSETS[asset].decimals)
+    return to_decimal(units, _DECIMALS[asset])
 
 
 @dataclass(slots=True)
 class TradeRow:
-    """A `trades` row (orjson writes it as an object keyed by column)."""
+    """What one operation (or several, merged) says of an order's `trades` row; orjson writes
+    it as an object keyed by column. Every operation carries the whole order, so most fields
+    are known from any one of them; those it does not know are None: a fill, a close or a
+    modification of a position does not say whether the order was a market, limit or stop
+    one (nor its trigger), and a pending order has no open price yet.
+
+    The realized side (pnl, close price and reason, liquidated) is not here: it comes from the
+    `trade_closes` rows the statement inserts (writer.py)."""
 
     order_id: str
     user_id: str
     asset_id: int
     trade_type: str
-    margin: Decimal
+    order_type: str | None  # None: not known from this operation (a fill, a close, ...)
+    trigger_price: Decimal | None
+    margin: Decimal  # as placed or opened, as far as known: merged by the greatest
+    open_margin: Decimal  # still held after this operation: merged by the least
     leverage: int
-    open_price: Decimal
-    liquidation_price: Decimal
-    close_price: Decimal | None
-    pnl: Decimal | None
-    liquidated: bool
-    created_at: datetime
-    closed_at: datetime | None
+    open_price: Decimal | None
+    liquidation_price: Decimal | None
+    stop_loss: Decimal | None
+    take_profit: Decimal | None
+    levels_version: int  # the stop loss and take profit with the greatest version win
+    created_at: datetime  # exact when order_type is known, else the position's open time
+    opened_at: datetime | None
+    closed_at: datetime | None  # the last part closed, or the order was cancelled
 
 
-def trade_record(operation: Trade, asset_ids: dict[str, int]) -> TradeRow:
-    """The `trades` row an operation describes (closing fields None for an opened trade)."""
-    position = operation.position
-    closing = operation if isinstance(operation, TradeClosed) else None
-    asset = position.asset
+@dataclass(slots=True)
+class CloseRow:
+    """A `trade_closes` row: one close, keyed by (order_id, margin_before)."""
+
+    order_id: str
+    margin_before: Decimal
+    margin: Decimal
+    close_price: Decimal
+    pnl: Decimal
+    reason: str
+    closed_at: datetime
+
+
+# levels_version = rank << 60 | order within the rank. An order's stop loss and take profit are
+# set when it is placed or opened and changed only by modifications, so the operations that
+# carry them are ranked by where they stand in the order's life:
+#   0  placed                      the levels given with the order
+#   1  modified while pending      by modification time (commands' times never go back)
+#   2  opened, filled, closed      the position's levels; later the less margin is open
+#      (and cancelled)             (a cancellation ends a pending order: nothing follows it)
+#   3  modified while open         by modification time
+# A fill carries the pending order's last levels and a close those of the position at that
+# moment, so ranks 0 and 2 can only be passed by a modification carrying newer ones. (Ties:
+# two modifications of one order within the same millisecond, delivered out of order, keep
+# the one written last; reconcile would report it.)
+_VERSION_BITS = 60
+_VERSION_MAX = (1 << _VERSION_BITS) - 1
+PLACED, MODIFIED_PENDING, POSITION, MODIFIED_OPEN = range(4)
+
+
+def levels_version(rank: int, order: int) -> int:
+    return rank << _VERSION_BITS | min(max(order, 0), _VERSION_MAX)
+
+
+@dataclass(slots=True)
+class _Facts:
+    """What operations tell of an order, in the engine's integers (cents, asset units, µs):
+    merged per order first, so a batch converts each order to decimals and datetimes once."""
+
+    order_id: str
+    user_id: str
+    asset: str
+    asset_id: int
+    side: str  # LONG | SHORT
+    order_type: str | None
+    trigger_price: int | None
+    margin: int
+    open_margin: int
+    leverage: int
+    open_price: int | None
+    liquidation_price: int | None
+    stop_loss: int | None
+    take_profit: int | None
+    levels_version: int
+    created_at: int
+    opened_at: int | None
+    closed_at: int | None
+
+    def merge(self, other: _Facts) -> None:
+        """`other` merged in: the rules of writer.WRITE_BATCH's ON CONFLICT, in Python (one
+        statement may not upsert a row twice), so that merging here first changes nothing."""
+        if self.order_type is None:
+            if other.order_type is not None:  # its creation time is exact
+                self.order_type, self.created_at = other.order_type, other.created_at
+            else:
+                self.created_at = min(self.created_at, other.created_at)
+        if self.trigger_price is None:
+            self.trigger_price = other.trigger_price
+        self.margin = max(self.margin, other.margin)
+        self.open_margin = min(self.open_margin, other.open_margin)
+        if self.open_price is None:
+            self.open_price, self.liquidation_price = other.open_price, other.liquidation_price
+        if other.levels_version >= self.levels_version:
+            self.stop_loss, self.take_profit = other.stop_loss, other.take_profit
+            self.levels_version = other.levels_version
+        if self.opened_at is None:
+            self.opened_at = other.opened_at
+        if self.closed_at is None:
+            self.closed_at = other.closed_at
+
+    def row(self) -> TradeRow:
+        # Decimal(n).scaleb(-places) is to_decimal(n, places), spelled out on this hot path
+        exponent = -_DECIMALS[self.asset]
+        return TradeRow(
+            self.order_id,
+            self.user_id,
+            self.asset_id,
+            self.side,
+            self.order_type,
+            None if self.trigger_price is None else Decimal(self.trigger_price).scaleb(exponent),
+            Decimal(self.margin).scaleb(-USD_DECIMALS),
+            Decimal(self.open_margin).scaleb(-USD_DECIMALS),
+            self.leverage,
+            None if self.open_price is None else Decimal(self.open_price).scaleb(exponent),
+            None
+            if self.liquidation_price is None
+            else Decimal(self.liquidation_price).scaleb(exponent),
+            None if self.stop_loss is None else Decimal(self.stop_loss).scaleb(exponent),
+            None if self.take_profit is None else Decimal(self.take_profit).scaleb(exponent),
+            self.levels_version,
+            us_to_datetime(self.created_at),
+            None if self.opened_at is None else us_to_datetime(self.opened_at),
+            None if self.closed_at is None else us_to_datetime(self.closed_at),
+        )
+
+
+def _checked(order: Position | PendingOrder, asset_ids: dict[str, int]) -> tuple[int, str]:
+    """The order's asset id and side as the table writes them; DataRejected for what the
+    database cannot hold for what it says."""
+    asset, order_id = order.asset, order.order_id
     asset_id = asset_ids.get(asset)
-    if asset_id is None or asset not in ASSETS:
-        raise DataRejected(f"unknown asset {asset!r} in order {position.order_id}")
-    if position.side not in ("long", "short"):
-        raise DataRejected(f"unknown side {position.side!r} in order {position.order_id}")
-    return TradeRow(
-        position.order_id,
-        position.user_id,
+    if asset_id is None or asset not in _DECIMALS:
+        raise DataRejected(f"unknown asset {asset!r} in order {order_id}")
+    side = _SIDES.get(order.side)
+    if side is None:
+        raise DataRejected(f"unknown side {order.side!r} in order {order_id}")
+    _int(order.leverage, _INT32, "leverage")
+    return asset_id, side
+
+
+def _pending_facts(
+    order: PendingOrder,
+    asset_ids: dict[str, int],
+    open_margin: int,
+    version: int,
+    closed_at: int | None = None,
+) -> _Facts:
+    asset_id, side = _checked(order, asset_ids)
+    if order.order_type not in ("limit", "stop"):
+        raise DataRejected(f"unknown order type {order.order_type!r} in order {order.order_id}")
+    return _Facts(
+        order.order_id,
+        order.user_id,
+        order.asset,
         asset_id,
-        position.side.upper(),
-        to_decimal(position.margin, USD_DECIMALS),
-        _int(position.leverage, _INT32, "leverage"),
-        _price(asset, position.open_price),
-        _price(asset, position.liquidation_price),
-        None if closing is None else _price(asset, closing.close_price),
-        None if closing is None else to_decimal(closing.pnl, USD_DECIMALS),
-        closing is not None and closing.liquidated,
-        us_to_datetime(position.opened_at),
-        None if closing is None else us_to_datetime(closing.closed_at),
+        side,
+        order.order_type,
+        order.trigger_price,
+        order.margin,
+        open_margin,
+        order.leverage,
+        None,
+        None,
+        order.stop_loss,
+        order.take_profit,
+        version,
+        order.placed_at,
+        None,
+        closed_at,
     )
 
 
-def merge_trade_operations(operations: Iterable[Trade]) -> list[Trade]:
-    """One operation per order id: the first closed one if there is one, else the first open
-    one (one statement may not upsert a row twice)."""
-    chosen: dict[str, Trade] = {}
+def _position_facts(
+    position: Position,
+    asset_ids: dict[str, int],
+    order_type: str | None,
+    open_margin: int,
+    version: int,
+    closed_at: int | None = None,
+) -> _Facts:
+    asset_id, side = _checked(position, asset_ids)
+    return _Facts(
+        position.order_id,
+        position.user_id,
+        position.asset,
+        asset_id,
+        side,
+        order_type,
+        None,
+        position.margin,
+        open_margin,
+        position.leverage,
+        position.open_price,
+        position.liquidation_price,
+        position.stop_loss,
+        position.take_profit,
+        version,
+        position.opened_at,
+        position.opened_at,
+        closed_at,
+    )
+
+
+def _facts(operation: OrderOperation, asset_ids: dict[str, int]) -> _Facts:
+    if isinstance(operation, TradeOpened):
+        position = operation.position
+        return _position_facts(
+            position,
+            asset_ids,
+            None if operation.filled else "market",
+            position.margin,
+            levels_version(POSITION, _VERSION_MAX - position.margin),
+        )
+    if isinstance(operation, TradeClosed):
+        position, remaining = operation.position, operation.remaining
+        if not 0 < operation.margin <= position.margin:
+            raise DataRejected(
+                f"order {position.order_id} closes {operation.margin} of {position.margin}"
+            )
+        return _position_facts(
+            position,
+            asset_ids,
+            None,
+            remaining,
+            levels_version(POSITION, _VERSION_MAX - position.margin),
+            operation.closed_at if remaining == 0 else None,
+        )
+    if isinstance(operation, OrderModified):
+        order = operation.order
+        if isinstance(order, PendingOrder):
+            version = levels_version(MODIFIED_PENDING, operation.modified_at)
+            return _pending_facts(order, asset_ids, order.margin, version)
+        version = levels_version(MODIFIED_OPEN, operation.modified_at)
+        return _position_facts(order, asset_ids, None, order.margin, version)
+    if isinstance(operation, OrderPlaced):
+        order = operation.order
+        return _pending_facts(order, asset_ids, order.margin, levels_version(PLACED, 0))
+    order = operation.order  # OrderCancelled: nothing is held any more
+    version = levels_version(POSITION, _VERSION_MAX)
+    return _pending_facts(order, asset_ids, 0, version, operation.cancelled_at)
+
+
+def trade_row(operation: OrderOperation, asset_ids: dict[str, int]) -> TradeRow:
+    """The `trades` row as far as one operation tells it."""
+    return _facts(operation, asset_ids).row()
+
+
+def close_row(operation: TradeClosed) -> CloseRow:
+    # Decimal(n).scaleb(-places) is to_decimal(n, places), spelled out on this hot path
+    position = operation.position
+    return CloseRow(
+        position.order_id,
+        Decimal(position.margin).scaleb(-USD_DECIMALS),
+        Decimal(operation.margin).scaleb(-USD_DECIMALS),
+        Decimal(operation.close_price).scaleb(-_DECIMALS[position.asset]),
+        Decimal(operation.pnl).scaleb(-USD_DECIMALS),
+        operation.reason,
+        us_to_datetime(operation.closed_at),
+    )
+
+
+def order_rows(
+    operations: Iterable[DbOperation], asset_ids: dict[str, int]
+) -> tuple[list[TradeRow], list[CloseRow]]:
+    """The `trades` rows of a batch's order operations, one per order (each the merge of its
+    operations, in order), sorted by order id so concurrent writers lock rows in the same
+    order; and its `trade_closes` rows, a close repeated in the batch once (user_created
+    operations are skipped)."""
+    merged: dict[str, _Facts] = {}
+    closes: dict[tuple[str, int], TradeClosed] = {}
     for operation in operations:
-        key = operation.position.order_id
-        seen = chosen.get(key)
-        if seen is None or (
-            not isinstance(seen, TradeClosed) and isinstance(operation, TradeClosed)
-        ):
-            chosen[key] = operation
-    return list(chosen.values())
+        if isinstance(operation, UserCreated):
+            continue
+        facts = _facts(operation, asset_ids)
+        seen = merged.get(facts.order_id)
+        if seen is None:
+            merged[facts.order_id] = facts
+        else:
+            seen.merge(facts)
+        if isinstance(operation, TradeClosed):
+            closes.setdefault((facts.order_id, operation.position.margin), operation)
+    trades = [merged[order_id].row() for order_id in sorted(merged)]
+    return trades, [close_row(close) for close in closes.values()]
 
 
 def merge_user_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

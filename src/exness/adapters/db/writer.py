@@ -3,8 +3,17 @@
 Every write converges whatever the order and repetition of its inputs:
 - users: inserted once; a later `user_created` fills a missing email and keeps the earliest
   creation time, never replaces what the server wrote;
-- trades: upserted by `order_id` from any single operation; a row turns from open to closed
-  once and never back (an `opened` arriving after a `closed` changes nothing);
+- trades: upserted by `order_id` from any single operation (each carries the whole order),
+  every column merged by a rule that does not care about order or repetition: margin held
+  by the least (it only falls), the margin placed by the greatest, times and prices first
+  known kept, stop loss / take profit by `levels_version` (rows.py), the creation time from
+  the operations that know it (placement, market open). `status` is computed from them
+  (models.TRADE_STATUS): a closed or cancelled row never reopens;
+- trade_closes: one row per close, inserted once, keyed by (order_id, margin_before): the
+  margin open before a close strictly falls from close to close within an order, so a
+  redelivered close is recognised whatever came in between. Only the closes inserted by
+  this statement (RETURNING) are added into their trade's realized `pnl`; the trade's
+  `close_price`/`close_reason` are those of its close with the least `margin_before`;
 - price bars: merged by (asset, minute); open/close follow the ticks' own times, and each bar
   remembers the newest price_stream entry merged into it, so a redelivered entry is skipped.
 
@@ -12,11 +21,12 @@ The rows themselves (exact conversions, merging, bar aggregation) come from
 adapters/db/rows.py; this module only runs the SQL.
 
 The writes are the DB processor's hot path, so they skip SQLAlchemy's statement machinery: a
-whole batch (users, trades, price bars) is one hand-written statement, WRITE_BATCH, run on the
-asyncpg connection under the SQLAlchemy one (asyncpg prepares it once per connection), atomic
-on its own so it needs no BEGIN/COMMIT. Rows go in as JSON arrays read by `json_to_recordset`
-(orjson encodes them in C; asyncpg's array parameters cost far more per element): NUMERIC
-values as the exact decimal text of their `Decimal`, times as RFC 3339 text to the µs.
+whole batch (users, trades and their closes, price bars) is one hand-written statement,
+WRITE_BATCH, run on the asyncpg connection under the SQLAlchemy one (asyncpg prepares it
+once per connection), atomic on its own so it needs no BEGIN/COMMIT. Rows go in as JSON
+arrays read by `json_to_recordset` (orjson encodes them in C; asyncpg's array parameters
+cost far more per element): NUMERIC values as the exact decimal text of their `Decimal`,
+times as RFC 3339 text to the µs.
 """
 
 from __future__ import annotations
@@ -34,19 +44,17 @@ from exness.adapters.db.models import PriceBar
 from exness.adapters.db.rows import (
     DataRejected,
     PriceEntry,
-    Trade,
     aggregate_bars,
     bar_rows,
     bare_owners,
     check_assets,
     datetime_to_us,
     json_rows,
-    merge_trade_operations,
     merge_user_rows,
-    trade_record,
+    order_rows,
     us_to_datetime,
 )
-from exness.domain.messages import DbOperation, TradeClosed, TradeOpened, UserCreated
+from exness.domain.messages import DbOperation, UserCreated
 
 __all__ = ["DbWriter"]
 
@@ -71,12 +79,28 @@ _BAR_COLUMNS = """
     ticks int4, first_ts int8, last_ts int8, last_entry_ms int8, last_entry_seq int8
 """
 
-# A whole batch in one statement. Data-modifying CTEs always run to completion, and the trades'
-# foreign keys are checked at the end of the statement, so they see both user inserts (which
-# touch different ids: the owners leave out the batch's user_created ids). A bar merges here
-# only if every entry of the batch is newer than the newest already in it; the bars it returns
-# are those written, and the others (a redelivered entry went into them) are merged entry by
-# entry (MERGE_BARS). ON CONFLICT checks that on the locked row, so writers racing are safe.
+_TRADE_COLUMNS = """
+    order_id, user_id, asset_id, trade_type, order_type, trigger_price, margin, open_margin,
+    leverage, open_price, liquidation_price, stop_loss, take_profit, levels_version,
+    created_at, opened_at, closed_at
+"""
+_TRADE_RECORD = """
+    order_id text, user_id text, asset_id int4, trade_type text, order_type text,
+    trigger_price numeric, margin numeric, open_margin numeric, leverage int4,
+    open_price numeric, liquidation_price numeric, stop_loss numeric, take_profit numeric,
+    levels_version int8, created_at timestamptz, opened_at timestamptz, closed_at timestamptz
+"""
+
+# A whole batch in one statement. Data-modifying CTEs always run to completion, and foreign
+# keys are checked at the end of the statement, so the trades see both user inserts (which
+# touch different ids: the owners leave out the batch's user_created ids). Every close comes
+# with its trade's row (rows.order_rows), so a close is never without one. The closes are
+# inserted first: those new to the table (RETURNING) are summed
+# per order into the trades upsert, which may touch each row once (rows.merge_trade_rows merged
+# the batch's rows per order by the same rules as its ON CONFLICT). A bar merges here only if
+# every entry of the batch is newer than the newest already in it; the bars it returns are
+# those written, and the others (a redelivered entry went into them) are merged entry by entry
+# (MERGE_BARS). ON CONFLICT checks all that on the locked row, so writers racing are safe.
 WRITE_BATCH = f"""
 WITH created AS (
     -- The server may have inserted the user (with its email) first: keep what it wrote,
@@ -90,23 +114,64 @@ WITH created AS (
     INSERT INTO users (id, created_at)
     SELECT * FROM json_to_recordset($2::json) AS r (id text, created_at timestamptz)
     ON CONFLICT (id) DO NOTHING
+), new_closes AS (
+    INSERT INTO trade_closes AS c (
+        order_id, margin_before, margin, close_price, pnl, reason, closed_at
+    )
+    SELECT * FROM json_to_recordset($5::json) AS r (
+        order_id text, margin_before numeric, margin numeric, close_price numeric,
+        pnl numeric, reason text, closed_at timestamptz
+    )
+    ON CONFLICT (order_id, margin_before) DO NOTHING
+    RETURNING order_id, margin_before, close_price, pnl, reason
+), realized AS (
+    -- per order: the new closes' pnl, and the latest of them (the least margin before it)
+    SELECT order_id,
+           sum(pnl) AS pnl,
+           bool_or(reason = 'liquidation') AS liquidated,
+           min(margin_before) AS last_close_margin,
+           (array_agg(close_price ORDER BY margin_before))[1] AS close_price,
+           (array_agg(reason ORDER BY margin_before))[1] AS close_reason
+    FROM new_closes
+    GROUP BY order_id
 ), trades AS (
     INSERT INTO trades AS t (
-        order_id, user_id, asset_id, trade_type, margin, leverage, open_price,
-        liquidation_price, close_price, pnl, liquidated, created_at, closed_at
+        {_TRADE_COLUMNS},
+        pnl, close_price, close_reason, last_close_margin, liquidated
     )
-    SELECT * FROM json_to_recordset($3::json) AS r (
-        order_id text, user_id text, asset_id int4, trade_type text, margin numeric,
-        leverage int4, open_price numeric, liquidation_price numeric, close_price numeric,
-        pnl numeric, liquidated bool, created_at timestamptz, closed_at timestamptz
-    )
+    SELECT r.*, s.pnl, s.close_price, s.close_reason, s.last_close_margin,
+           coalesce(s.liquidated, false)
+    FROM json_to_recordset($3::json) AS r ({_TRADE_RECORD})
+    LEFT JOIN realized AS s ON s.order_id = r.order_id
     ON CONFLICT (order_id) DO UPDATE
-    SET close_price = excluded.close_price,
-        pnl = excluded.pnl,
-        liquidated = excluded.liquidated,
-        closed_at = excluded.closed_at
-    -- open -> closed, once; never closed -> open, never closed twice
-    WHERE t.closed_at IS NULL AND excluded.closed_at IS NOT NULL
+    SET created_at = CASE WHEN t.order_type IS NOT NULL THEN t.created_at
+                          WHEN excluded.order_type IS NOT NULL THEN excluded.created_at
+                          ELSE least(t.created_at, excluded.created_at) END,
+        order_type = coalesce(t.order_type, excluded.order_type),
+        trigger_price = coalesce(t.trigger_price, excluded.trigger_price),
+        margin = greatest(t.margin, excluded.margin),
+        open_margin = least(t.open_margin, excluded.open_margin),
+        open_price = coalesce(t.open_price, excluded.open_price),
+        liquidation_price = coalesce(t.liquidation_price, excluded.liquidation_price),
+        stop_loss = CASE WHEN excluded.levels_version >= t.levels_version
+                         THEN excluded.stop_loss ELSE t.stop_loss END,
+        take_profit = CASE WHEN excluded.levels_version >= t.levels_version
+                           THEN excluded.take_profit ELSE t.take_profit END,
+        levels_version = greatest(t.levels_version, excluded.levels_version),
+        opened_at = coalesce(t.opened_at, excluded.opened_at),
+        closed_at = coalesce(t.closed_at, excluded.closed_at),
+        pnl = CASE WHEN excluded.pnl IS NULL THEN t.pnl
+                   ELSE coalesce(t.pnl, 0) + excluded.pnl END,
+        close_price = CASE WHEN excluded.last_close_margin < t.last_close_margin
+                             OR t.last_close_margin IS NULL
+                           THEN coalesce(excluded.close_price, t.close_price)
+                           ELSE t.close_price END,
+        close_reason = CASE WHEN excluded.last_close_margin < t.last_close_margin
+                              OR t.last_close_margin IS NULL
+                            THEN coalesce(excluded.close_reason, t.close_reason)
+                            ELSE t.close_reason END,
+        last_close_margin = least(t.last_close_margin, excluded.last_close_margin),
+        liquidated = t.liquidated OR excluded.liquidated
 ), new_bars AS (
     SELECT * FROM json_to_recordset($4::json) AS r ({_BAR_COLUMNS},
         first_entry_ms int8, first_entry_seq int8)
@@ -258,17 +323,12 @@ class DbWriter:
         operations: Sequence[DbOperation],
         prices: Sequence[PriceEntry],
     ) -> None:
-        users: list[UserCreated] = []
-        trades: list[Trade] = []
-        for operation in operations:
-            if isinstance(operation, UserCreated):
-                users.append(operation)
-            elif isinstance(operation, TradeOpened | TradeClosed):
-                trades.append(operation)
+        users = [operation for operation in operations if isinstance(operation, UserCreated)]
+        has_orders = len(users) < len(operations)
         has_ticks = any(entry.ticks for entry in prices)
-        asset_ids = await self.asset_ids(driver) if trades or has_ticks else {}
+        asset_ids = await self.asset_ids(driver) if has_orders or has_ticks else {}
         check_assets(prices, asset_ids)
-        rows = [trade_record(trade, asset_ids) for trade in merge_trade_operations(trades)]
+        rows, closes = order_rows(operations, asset_ids) if has_orders else ([], [])
         created = merge_user_rows(
             {
                 "id": user.user_id,
@@ -286,6 +346,7 @@ class DbWriter:
             json_rows(owners),
             json_rows(rows),
             json_rows(bars),
+            json_rows(closes),
         )
         if len(written) < len(bars):
             done = {(asset_id, bucket) for asset_id, bucket in written}

@@ -263,10 +263,14 @@ class Quotes(BaseModel):
     )
 
 
+TradeStatus = Literal["pending", "open", "closed", "cancelled"]
+
+
 class HistoryTrade(BaseModel):
-    """A trade as the history shows it: our fields, and those the seed's web client reads
-    (`id`, `tradeType`, `assetName`, `assetImage`, `isProfitable`, `pnlPercentage`,
-    `duration`, `durationInSeconds`; SPEC §4)."""
+    """A trade (or a limit/stop order) as the history and the statement show it: our fields,
+    and those the seed's web client reads (`id`, `tradeType`, `assetName`, `assetImage`,
+    `isProfitable`, `pnlPercentage`, `duration`, `durationInSeconds`; SPEC §4). The field
+    order is the statement's (CSV) column order."""
 
     id: str = Field(
         description="the trade's row id (digits; a string, as the seed's client has it)"
@@ -277,41 +281,76 @@ class HistoryTrade(BaseModel):
     assetImage: str = Field(description="URL of the asset's logo")
     type: TradeType
     tradeType: TradeType = Field(description="the same as type")
-    status: Literal["open", "closed"] = Field(
-        description="closed once settled, by the trader or by liquidation (see liquidated)"
+    orderType: OrderKind | None = Field(
+        description="market, or the limit/stop order it came from (null only for the moment "
+        "a fill is written before its placement)"
     )
-    margin: Human = Field(description="USD")
+    status: TradeStatus = Field(
+        description="pending (a limit/stop order waiting), open (until its last part closes), "
+        "closed (settled, by the trader, SL/TP or liquidation: see closeReason), cancelled "
+        "(before it filled)"
+    )
+    margin: Human = Field(description="USD, as placed or opened")
+    openMargin: Human = Field(
+        description="USD still held: reserved while pending, open while open (less after a "
+        "partial close), 0 once closed or cancelled"
+    )
     leverage: int
-    openPrice: Human
-    closePrice: Human | None
-    liquidationPrice: Human | None
-    pnl: Human | None = Field(description="USD, realized")
-    pnlPercentage: Human | None = Field(
-        description="pnl ÷ margin × 100, 2 decimals, half-to-even; null while open"
+    triggerPrice: Human | None = Field(description="a limit/stop order's trigger")
+    openPrice: Human | None = Field(description="null while pending")
+    closePrice: Human | None = Field(
+        description="that of the last close (part or whole): the tick's bid for a long, ask "
+        "for a short, when SL, TP or liquidation closed it"
     )
-    isProfitable: bool = Field(description="pnl > 0 (false while open)")
+    liquidationPrice: Human | None
+    stopLoss: Human | None
+    takeProfit: Human | None
+    pnl: Human | None = Field(description="USD, realized: the total of its closes so far")
+    pnlPercentage: Human | None = Field(
+        description="pnl ÷ margin × 100, 2 decimals, half-to-even; null until closed"
+    )
+    isProfitable: bool = Field(description="pnl > 0 (false before any close)")
     liquidated: bool
-    createdAt: str
-    closedAt: str | None
+    closeReason: CloseReason | None = Field(description="that of its last close")
+    createdAt: str = Field(description="placed (or opened at market), ISO 8601 UTC")
+    openedAt: str | None = Field(description="opened or filled, ISO 8601 UTC")
+    closedAt: str | None = Field(description="its last part closed, or it was cancelled")
     duration: str = Field(
-        description='whole units, up to now while open, to the close once closed: "45s", '
-        '"12m", "3h 5m", "2d 4h"'
+        description="whole units from its open (its placement if it never filled), up to now "
+        'while pending or open, to the close or cancellation after: "45s", "12m", "3h 5m", '
+        '"2d 4h"'
     )
     durationInSeconds: int = Field(description="the same, in whole seconds")
 
 
+HISTORY_FIELDS = tuple(HistoryTrade.model_fields)  # the statement's header
+
+
+class CloseReasons(BaseModel):
+    manual: int
+    sl: int
+    tp: int
+    liquidation: int
+
+
 class HistoryAnalytics(BaseModel):
-    totalTrades: int
+    """Over every row the filter matches (not only the page)."""
+
+    totalTrades: int = Field(description="rows matched (pending and cancelled orders included)")
     openTrades: int
     closedTrades: int = Field(description="settled and not liquidated")
     liquidatedTrades: int
-    profitableTrades: int
-    losingTrades: int
+    pendingOrders: int
+    cancelledOrders: int
+    profitableTrades: int = Field(description="pnl > 0 (partly closed ones included)")
+    losingTrades: int = Field(description="pnl ≤ 0")
     winRate: Human = Field(description="percent of settled trades with pnl > 0")
-    totalPnl: Human = Field(description="USD, realized")
+    totalPnl: Human = Field(description="USD, realized: the sum of the close rows")
     totalMargin: Human = Field(description="USD")
     bestTrade: Human | None
     worstTrade: Human | None
+    closes: int = Field(description="closes, part or whole")
+    closeReasons: CloseReasons = Field(description="closes by reason")
 
 
 class Pagination(BaseModel):

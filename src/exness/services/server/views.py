@@ -6,6 +6,7 @@ adding a field to a trade record is a change here, in the domain and in the code
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -25,6 +26,7 @@ from exness.domain.money import USD_DECIMALS, percent, to_decimal
 from exness.domain.orders import PendingOrder
 from exness.domain.positions import Position
 from exness.services.server.schemas import (
+    HISTORY_FIELDS,
     AccountAnswer,
     AssetBalance,
     Balances,
@@ -47,6 +49,7 @@ __all__ = [
     "closed_trade",
     "created_trade",
     "duration",
+    "history_fields",
     "history_trade",
     "iso_from_us",
     "modified",
@@ -55,6 +58,7 @@ __all__ = [
     "placed_order",
     "price",
     "quote_view",
+    "statement_row",
     "usd",
 ]
 
@@ -198,9 +202,9 @@ def balances(cents: int) -> Balances:
     return Balances(USDC=AssetBalance(balance=cents, decimals=USD_DECIMALS), **coins)
 
 
-def _plain(value: Decimal, places: int) -> Decimal:
+def _plain(value: Decimal | None, places: int) -> Decimal | None:
     """A NUMERIC column's value at the asset's own precision (201.4700000000 -> 201.470000)."""
-    return value.quantize(Decimal(1).scaleb(-places))
+    return None if value is None else value.quantize(Decimal(1).scaleb(-places))
 
 
 def duration(seconds: int) -> str:
@@ -217,34 +221,74 @@ def duration(seconds: int) -> str:
     return f"{days}d {hours % 24}h"
 
 
-def history_trade(row: dict[str, Any], now: datetime) -> HistoryTrade:
-    """A trades row (with its asset's symbol, name and image) as a history item; an open
-    trade's duration runs up to `now`."""
+def history_fields(row: Mapping[Any, Any], now: datetime) -> dict[str, Any]:
+    """A trades row (with its asset's symbol, name and image) as a history item's fields, in
+    HistoryTrade's order; a trade still pending or open lasts up to `now`."""
     asset = row["symbol"]
     places = ASSETS[asset].decimals
-    closed_at, close_price, pnl = row["closed_at"], row["close_price"], row["pnl"]
+    closed_at, pnl, opened_at = row["closed_at"], row["pnl"], row["opened_at"]
     side = row["trade_type"].lower()
-    seconds = max(0, ((closed_at or now) - row["created_at"]) // timedelta(seconds=1))
-    return HistoryTrade(
-        id=str(row["id"]),
-        orderId=row["order_id"],
-        asset=asset,
-        assetName=row["asset_name"],
-        assetImage=row["asset_image"],
-        type=side,
-        tradeType=side,
-        status="open" if closed_at is None else "closed",
-        margin=row["margin"],
-        leverage=row["leverage"],
-        openPrice=_plain(row["open_price"], places),
-        closePrice=None if close_price is None else _plain(close_price, places),
-        liquidationPrice=_plain(row["liquidation_price"], places),
-        pnl=pnl,
-        pnlPercentage=None if closed_at is None or pnl is None else percent(pnl, row["margin"]),
-        isProfitable=pnl is not None and pnl > 0,
-        liquidated=row["liquidated"],
-        createdAt=iso_from_datetime(row["created_at"]),
-        closedAt=iso(closed_at),
-        duration=duration(seconds),
-        durationInSeconds=seconds,
-    )
+    status = row["status"]
+    started = opened_at or row["created_at"]
+    seconds = max(0, ((closed_at or now) - started) // timedelta(seconds=1))
+    return {
+        "id": str(row["id"]),
+        "orderId": row["order_id"],
+        "asset": asset,
+        "assetName": row["asset_name"],
+        "assetImage": row["asset_image"],
+        "type": side,
+        "tradeType": side,
+        "orderType": row["order_type"],
+        "status": status,
+        "margin": row["margin"],
+        "openMargin": row["open_margin"],
+        "leverage": row["leverage"],
+        "triggerPrice": _plain(row["trigger_price"], places),
+        "openPrice": _plain(row["open_price"], places),
+        "closePrice": _plain(row["close_price"], places),
+        "liquidationPrice": _plain(row["liquidation_price"], places),
+        "stopLoss": _plain(row["stop_loss"], places),
+        "takeProfit": _plain(row["take_profit"], places),
+        "pnl": pnl,
+        "pnlPercentage": (
+            percent(pnl, row["margin"]) if status == "closed" and pnl is not None else None
+        ),
+        "isProfitable": pnl is not None and pnl > 0,
+        "liquidated": row["liquidated"],
+        "closeReason": row["close_reason"],
+        "createdAt": iso_from_datetime(row["created_at"]),
+        "openedAt": iso(opened_at),
+        "closedAt": iso(closed_at),
+        "duration": duration(seconds),
+        "durationInSeconds": seconds,
+    }
+
+
+def history_trade(row: Mapping[Any, Any], now: datetime) -> HistoryTrade:
+    """A trades row as a history item (history_fields, validated)."""
+    return HistoryTrade(**history_fields(row, now))
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value, "f")  # exact, never an exponent: as the JSON writes it
+    text = str(value)
+    if isinstance(value, str) and text.startswith(_FORMULA_START):
+        # a text cell a spreadsheet would run as a formula (only an order id from a hostile
+        # producer could start so; numbers are never text here, so -12.50 stays a number)
+        return "'" + text
+    return text
+
+
+def statement_row(fields: dict[str, Any]) -> list[str]:
+    """A history item's fields (history_fields) as the statement's CSV cells: exact decimals,
+    ISO 8601 UTC times, true/false, empty for null."""
+    return [_cell(fields[name]) for name in HISTORY_FIELDS]

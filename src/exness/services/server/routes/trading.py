@@ -7,9 +7,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from exness.adapters.db.queries import HistoryFilter, SortBy, Status, trade_history
+from exness.adapters.db.queries import (
+    CloseReasonFilter,
+    HistoryFilter,
+    OrderTypeFilter,
+    SortBy,
+    Status,
+    trade_history,
+)
 from exness.adapters.engine_port import EnginePort, QuotePort
 from exness.domain.messages import (
     CloseTrade,
@@ -44,6 +51,7 @@ from exness.services.server.schemas import (
     TradeCreated,
     TradeModifyBody,
 )
+from exness.services.server.statement import csv_statement
 from exness.services.server.views import (
     closed_trade,
     created_trade,
@@ -254,7 +262,14 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 async def history_filter(
     session: SessionDep,
-    status: Status = "all",
+    status: Annotated[
+        Status,
+        Query(
+            description="all: every trade that opened (open or closed); open; closed (liquidated "
+            "ones included); liquidated; pending and cancelled: limit/stop orders waiting or "
+            "cancelled before they filled; any: every order, whatever its status"
+        ),
+    ] = "all",
     asset: Asset | None = None,
     tradeType: Annotated[
         str | None,
@@ -271,6 +286,10 @@ async def history_filter(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     sortBy: SortBy = "createdAt",
     sortOrder: Literal["asc", "desc"] = "desc",
+    orderType: OrderTypeFilter | None = None,
+    closeReason: Annotated[
+        CloseReasonFilter | None, Query(description="that of the trade's last close")
+    ] = None,
 ) -> HistoryFilter:
     fromDate, toDate = _utc(fromDate), _utc(toDate)
     if fromDate and toDate and fromDate > toDate:
@@ -291,15 +310,35 @@ async def history_filter(
         offset,
         sortBy,
         sortOrder,
+        orderType,
+        closeReason,
     )
 
 
-@router.get("/trade/history", response_model=History, responses={401: {"model": Failure}})
+@router.get(
+    "/trade/history",
+    response_model=History,
+    responses={
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "with format=csv: the statement, every matching row (limit and "
+            "offset do not apply), a header row of the JSON field names, streamed",
+        },
+        401: {"model": Failure},
+    },
+)
 async def history(
-    query: Annotated[HistoryFilter, Depends(history_filter)], db: DatabaseDep
-) -> ExactJSONResponse:
+    query: Annotated[HistoryFilter, Depends(history_filter)],
+    db: DatabaseDep,
+    format: Annotated[
+        Literal["json", "csv"],
+        Query(description="csv: the statement (SPEC §7.7), as a file to download"),
+    ] = "json",
+) -> Response:
     """The trader's trades from the main DB, filtered, sorted and paginated, with analytics
-    over everything the filter matches."""
+    over everything the filter matches; or, with `format=csv`, all of them as a statement."""
+    if format == "csv":
+        return csv_statement(db, query)
     found = await trade_history(db, query)
     now = datetime.now(UTC)
     return exact(
