@@ -1,8 +1,14 @@
 // Analytics over every trade the filters match (not only the page shown).
-import { CLOSE_REASONS, type HistoryAnalytics } from "../../api";
+import { CLOSE_REASONS, type CloseReason, type HistoryAnalytics } from "../../api";
 import { formatUnits } from "../../lib/decimal";
 import { Usd } from "../../shared/Amount";
-import { REASON_LABELS } from "./HistoryFilters";
+
+// closes, part or whole, by reason (liquidations are counted above, one close each)
+const CLOSES_BY: Partial<Record<CloseReason, string>> = {
+  manual: "Closed by you",
+  sl: "Stop-loss closes",
+  tp: "Take-profit closes",
+};
 
 export function HistoryAnalyticsView({ analytics }: { analytics: HistoryAnalytics }) {
   const count = (label: string, value: number | null) =>
@@ -41,12 +47,10 @@ export function HistoryAnalyticsView({ analytics }: { analytics: HistoryAnalytic
         {count("Cancelled", analytics.cancelledOrders)}
         {money("Margin traded", analytics.totalMargin, false)}
         {analytics.closeReasons &&
-          CLOSE_REASONS.map((reason) =>
-            count(
-              `Closes by ${REASON_LABELS[reason].toLowerCase()}`,
-              analytics.closeReasons?.[reason] ?? 0,
-            ),
-          )}
+          CLOSE_REASONS.map((reason) => {
+            const label = CLOSES_BY[reason];
+            return label === undefined ? null : count(label, analytics.closeReasons?.[reason] ?? 0);
+          })}
       </dl>
     </section>
   );

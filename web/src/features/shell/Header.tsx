@@ -3,7 +3,7 @@ import { describeError, logout } from "../../api";
 import { Link } from "../../app/Link";
 import { usePath } from "../../app/router";
 import { ErrorText } from "../../shared/ErrorText";
-import { ConnectionStatus } from "./ConnectionStatus";
+import { ConnectionBanner, ConnectionDot } from "./ConnectionStatus";
 
 const NAV = [
   { href: "/dashboard", label: "Terminal" },
@@ -38,7 +38,7 @@ export function Header({ onSignedOut }: { onSignedOut: () => void }) {
           ))}
         </ul>
       </nav>
-      <ConnectionStatus />
+      <ConnectionDot />
       <button
         type="button"
         className="ghost"
@@ -49,6 +49,7 @@ export function Header({ onSignedOut }: { onSignedOut: () => void }) {
         Log out
       </button>
       <ErrorText message={error} />
+      <ConnectionBanner />
     </header>
   );
 }
