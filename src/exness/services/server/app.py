@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from exness import __version__
 from exness.services.server.errors import install_error_handlers
+from exness.services.server.live import live_route, live_updates
 from exness.services.server.metrics import Metrics, MetricsMiddleware
 from exness.services.server.ratelimit import RateLimitMiddleware
 from exness.services.server.resources import Resources, connected, install
@@ -86,9 +87,12 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         if resources is not None:
             yield
             return
-        async with connected(settings, settings.stores(), metrics) as live:
-            install(app, live)
-            yield
+        stores = settings.stores()
+        async with connected(settings, stores, metrics) as connected_resources:
+            install(app, connected_resources)
+            async with live_updates(settings, stores.redis_url, connected_resources.db) as hub:
+                app.state.live = hub  # GET /api/v1/ws (SPEC §8)
+                yield
 
     app = FastAPI(
         title="exness-py",
@@ -115,6 +119,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     # in order, level by level, and that costs a request more than the route itself.
     for module in (trading, wallet, market, auth):
         app.include_router(module.router, prefix="/api/v1")
+    app.router.routes.append(live_route())  # GET /api/v1/ws, the live updates (SPEC §8)
     app.include_router(ops.router)  # /health and /metrics, unlimited
     app.include_router(ops.router, prefix="/api/v1", include_in_schema=False)
 
