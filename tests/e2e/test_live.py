@@ -283,3 +283,36 @@ async def test_a_server_killed_mid_stream_loses_no_event_for_its_clients(
     seen = Counter(m["orderId"] for m in client.orders() + resumed.orders())
     assert seen == Counter(opened)
     await resumed.close()
+
+
+async def test_the_live_candle_is_the_one_klines_returns(stack: Stack):
+    await price(stack, "150")
+    client = await LiveClient.open(stack.api)
+    await client.subscribe("candles:SOL:1m", "candles:SOL:1h")
+    for mid in ("151.5", "148.25", "150.75"):
+        await price(stack, mid)
+    last = await client.wait_for(
+        lambda m: m.get("channel") == "candles:SOL:1m" and m["close"] == "150.750000"
+    )
+    hourly = await client.wait_for(
+        lambda m: m.get("channel") == "candles:SOL:1h" and m["close"] == "150.750000"
+    )
+    assert float(hourly["high"]) >= 151.5 and float(hourly["low"]) <= 148.25
+
+    def klines(interval: str) -> dict | None:
+        import httpx
+
+        candles = httpx.get(
+            f"{stack.api}/api/v1/klines", params={"asset": "SOL", "interval": interval}
+        ).json()
+        return next((c for c in candles if c["start"] == last["start"]), None)
+
+    # once the DB processor has written the same updates, /klines says the same, field for field
+    stored = await asyncio.to_thread(
+        wait_until,
+        lambda: (c := klines("1m")) is not None and c["trades"] == last["trades"] and c,
+        20,
+        "the candle in /klines",
+    )
+    assert {k: v for k, v in last.items() if k not in ("seq", "channel", "_at")} == stored
+    await client.close()
