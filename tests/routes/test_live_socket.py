@@ -271,6 +271,25 @@ def test_unsubscribing_stops_the_channel(live: Live):
         assert receive(socket) == {"type": "pong"}
 
 
+def test_unsubscribing_from_the_account_stops_its_events(live: Live):
+    with live.client.websocket_connect(
+        WS, headers={"authorization": f"Bearer {live.token('hal')}"}
+    ) as socket:
+        socket.send_json({"op": "subscribe", "channels": ["account"]})
+        receive(socket)
+        live.publish(live.log.add("hal", event="opened", orderId="h1"))
+        assert private(socket, 1)[0]["orderId"] == "h1"
+        socket.send_json({"op": "unsubscribe", "channels": ["account"]})
+        assert receive(socket)["type"] == "unsubscribed"
+        live.publish(live.log.add("hal", event="opened", orderId="h2"))
+        socket.send_json({"op": "ping"})
+        assert receive(socket) == {"type": "pong"}
+        # and back, from where it left off
+        socket.send_json({"op": "subscribe", "channels": ["account"], "since": 1})
+        receive(socket)
+        assert private(socket, 1)[0]["orderId"] == "h2"
+
+
 # ---- bad input -----------------------------------------------------------------------------
 
 

@@ -26,9 +26,9 @@ class Peer:
         if reading:
             self.reading.set()
 
-    async def send(self, text: str) -> None:
+    async def send(self, texts: list[str]) -> None:
         await self.reading.wait()  # a stalled reader: the transport never drains
-        self.frames.append(orjson.loads(text))
+        self.frames += [orjson.loads(text) for text in texts]
 
     async def close(self, code: int, reason: str) -> None:
         self.closed = (code, reason)
@@ -126,3 +126,24 @@ async def test_unauthenticated_sockets_never_join_a_private_feed():
     await settle()
     assert [f.get("type") for f in peer.frames] == ["error"]
     await connection.finish()
+
+
+async def test_a_socket_found_too_slow_by_a_quote_leaves_and_the_others_still_get_it():
+    log = MemoryLog()
+    live = hub(log, slow_after_s=0.05)
+    peers = [Peer(), Peer(reading=False), Peer()]
+    connections = [connect(live, peer, trader) for peer, trader in zip(peers, "abc", strict=True)]
+    for connection in connections:
+        await connection.receive_text('{"op":"subscribe","channels":["account","quotes"]}')
+    await settle()
+    live.on_events(batch(log.add("b"), log.add("b")))  # b's sender is stuck on the first
+    await asyncio.sleep(0.06)
+    quote = b'{"asset":"SOL","price":150000000,"bid":150000000,"ask":150000000,"ts":1}'
+    live.on_quote(quote)  # b is found too slow while the quote goes round
+    await settle()
+    assert peers[1].closed is not None and peers[1].closed[0] == 1013
+    assert "waited" in peers[1].closed[1]
+    for peer in (peers[0], peers[2]):
+        assert [f.get("channel") for f in peer.frames if "seq" in f] == ["quotes"]
+    for connection in connections:
+        await connection.finish()

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from starlette.routing import WebSocketRoute
+from starlette.types import Receive, Scope, Send
 
 from exness.services.server.live.endpoint import live_socket
 from exness.services.server.live.hub import LiveHub, LiveLimits, live_updates
@@ -20,5 +21,12 @@ __all__ = ["PATH", "LiveHub", "LiveLimits", "live_route", "live_updates"]
 PATH = "/api/v1/ws"
 
 
+class _LiveApp:
+    """The route's ASGI app (an object, so Starlette does not wrap it as an endpoint)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await live_socket(scope, receive, send)
+
+
 def live_route() -> WebSocketRoute:
-    return WebSocketRoute(PATH, live_socket)
+    return WebSocketRoute(PATH, _LiveApp())

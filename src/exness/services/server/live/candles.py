@@ -131,7 +131,7 @@ class _Tracker:
     def publish(self) -> None:
         self.message = self.state.message(self.channel.name, self.channel.asset)
         if self.message is not None:
-            for connection in self.subscribers:
+            for connection in tuple(self.subscribers):  # one found too slow leaves the set
                 connection.coalesce(self.channel.name, self.message)
 
 

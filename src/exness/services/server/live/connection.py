@@ -1,6 +1,6 @@
 """One live socket (SPEC §8): its requests, its outbox and sender, its private feed.
 
-The socket is reached through two coroutines (`send` a text frame, `close` with a code), so
+The socket is reached through two coroutines (`send` text frames, `close` with a code), so
 this class knows nothing of Starlette and is tested with fakes. Everything that happens to
 other sockets happens through the hub; nothing here ever awaits on another socket's behalf:
 the hub only queues into this socket's outbox (`Outbox`, bounded), and this socket's own
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -49,12 +50,12 @@ from exness.services.server.live.protocol import (
 if TYPE_CHECKING:
     from exness.services.server.live.hub import LiveHub
 
-__all__ = ["Authenticator", "LiveConnection"]
+__all__ = ["Authenticator", "LiveConnection", "SendTexts"]
 
 log = get_logger(__name__)
 
 Authenticator = Callable[[str], Awaitable[Session | None]]
-SendText = Callable[[str], Awaitable[None]]
+SendTexts = Callable[[list[str]], Awaitable[None]]  # text frames, in order
 Close = Callable[[int, str], Awaitable[None]]
 
 # close codes (RFC 6455 and SPEC §8)
@@ -69,7 +70,7 @@ class LiveConnection:
     def __init__(
         self,
         hub: LiveHub,
-        send: SendText,
+        send: SendTexts,
         close: Close,
         authenticate: Authenticator,
         session: Session | None = None,
@@ -128,6 +129,7 @@ class LiveConnection:
         if self._sender is not None:
             self._sender.cancel()
         log.info("live socket closed by the server", code=code, reason=reason, trader=self.trader)
+        reason = reason[:120]  # a close frame's reason holds at most 123 bytes
         asyncio.create_task(self._closing(code, reason), name="live-close")  # noqa: RUF006
 
     async def _closing(self, code: int, reason: str) -> None:
@@ -226,6 +228,9 @@ class LiveConnection:
                 self.outbox.forget("quotes:")
             elif name == ACCOUNT_CHANNEL:
                 self.hub.leave_account(self)
+                if self._sync_task is not None:
+                    self._sync_task.cancel()
+                self._syncing = False
                 self._last = None
                 self._held.clear()
             else:
@@ -325,6 +330,10 @@ class LiveConnection:
         last = self._last
         if last is not None and seq <= last:
             return
+        session = self.session
+        if session is not None and session.expires_at <= time.time():
+            self.close(POLICY, "the session has expired; sign in again")
+            return
         self._last = seq
         slow = self.outbox.private(message, self.now())
         if slow is not None:
@@ -351,9 +360,9 @@ class LiveConnection:
     async def _send_loop(self) -> None:
         outbox, loop = self.outbox, self._loop
         while True:
-            frame, wait = outbox.take(loop.time())
-            if frame is not None:
-                await self._send(frame)
+            frames, wait = outbox.take_ready(loop.time())
+            if frames:  # everything ready goes out together: one write
+                await self._send(frames)
                 continue
             self._wake.clear()
             if wait is None:

@@ -15,12 +15,14 @@ import contextlib
 from urllib.parse import urlsplit
 
 from starlette.datastructures import State
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from exness.log import get_logger
 from exness.services.server.auth import Session, SessionTokens
-from exness.services.server.live.connection import LiveConnection
+from exness.services.server.live.connection import LiveConnection, SendTexts
 from exness.services.server.live.hub import LiveHub
+from exness.services.server.live.transport import SEND_MANY
 from exness.services.server.responses import ExactJSONResponse
 from exness.settings import Settings
 
@@ -89,7 +91,10 @@ async def _refuse(websocket: WebSocket, status: int, message: str) -> None:
         await websocket.close(code=1008, reason=message)
 
 
-async def live_socket(websocket: WebSocket) -> None:
+async def live_socket(scope: Scope, receive: Receive, send: Send) -> None:
+    """The ASGI app of the route (not a Starlette endpoint function: it keeps the server's
+    own `send`, to send ready frames together where the server can, transport.py)."""
+    websocket = WebSocket(scope, receive=receive, send=send)
     state = websocket.app.state
     settings: Settings = state.settings
     origin = websocket.headers.get("origin")
@@ -104,8 +109,17 @@ async def live_socket(websocket: WebSocket) -> None:
     session = None if token is None else await authenticate(state, token)
     await websocket.accept()
 
-    async def send(text: str) -> None:
-        await websocket.send({"type": "websocket.send", "text": text})
+    send_texts: SendTexts
+    if SEND_MANY in scope.get("extensions", {}):
+
+        async def send_texts(texts: list[str]) -> None:
+            await send({"type": SEND_MANY, "texts": texts})
+
+    else:
+
+        async def send_texts(texts: list[str]) -> None:
+            for text in texts:
+                await send({"type": "websocket.send", "text": text})
 
     async def close(code: int, reason: str) -> None:
         await websocket.close(code, reason)
@@ -113,7 +127,7 @@ async def live_socket(websocket: WebSocket) -> None:
     async def check(token: str) -> Session | None:
         return await authenticate(state, token)
 
-    connection = LiveConnection(hub, send, close, check, session)
+    connection = LiveConnection(hub, send_texts, close, check, session)
     connection.start()
     closed = asyncio.ensure_future(connection.closed.wait())
     try:

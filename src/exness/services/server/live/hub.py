@@ -71,7 +71,7 @@ class LiveHub:
             return
         self.latest_quotes[asset] = message
         key = f"quotes:{asset}"
-        for connection in self._quotes:
+        for connection in tuple(self._quotes):  # one found too slow leaves the set
             connection.coalesce(key, message)
 
     def on_events(self, raw: bytes) -> None:

@@ -100,6 +100,17 @@ class Outbox:
         self._next[soonest_key] = now + self.interval_s
         return self._number(body), None
 
+    def take_ready(self, now: float, limit: int = 64) -> tuple[list[str], float | None]:
+        """Every frame ready now (at most `limit`), in order, to go out in one write; when
+        none is, how long until a coalesced one is due (None: nothing waits)."""
+        frames: list[str] = []
+        while len(frames) < limit:
+            frame, wait = self.take(now)
+            if frame is None:
+                return frames, (None if frames else wait)
+            frames.append(frame)
+        return frames, None
+
     def _number(self, body: str) -> str:
         self.seq += 1
         return with_seq(body, self.seq)
