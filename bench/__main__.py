@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("engine", "recovery", "e2e", "ui")
+BENCHMARKS = ("engine", "recovery", "e2e", "ws", "ui")
 
 
 def main(names: list[str]) -> None:

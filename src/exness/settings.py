@@ -103,6 +103,16 @@ class Settings(BaseSettings):
     metrics_allow_ips: str = "127.0.0.1,::1"
     metrics_token: SecretStr | None = None
 
+    # Live updates (SPEC §8, GET /api/v1/ws): the server pings every WS_PING_INTERVAL_S and
+    # closes a socket silent for WS_IDLE_TIMEOUT_S; a socket with a private event unsent for
+    # WS_SLOW_AFTER_S, or more than WS_MAX_PENDING unsent (a memory bound: larger than any
+    # burst), is too slow and closed (1013).
+    ws_ping_interval_s: float = Field(20.0, gt=0, le=3600)
+    ws_idle_timeout_s: float = Field(60.0, gt=0, le=7200)
+    ws_max_connections: int = Field(10_000, ge=1)  # per server process
+    ws_max_pending: int = Field(10_000, ge=1)
+    ws_slow_after_s: float = Field(10.0, gt=0)
+
     # Auth and mail
     jwt_secret: SecretStr | None = None
     session_lifetime_s: int = Field(7 * 24 * 3600, ge=60, le=366 * 24 * 3600)
@@ -213,6 +223,12 @@ class Settings(BaseSettings):
                 "(or unset, to have one generated and kept under EXNESS_HOME)"
             )
         return value
+
+    @model_validator(mode="after")
+    def _ping_before_idle(self) -> Settings:
+        if self.ws_idle_timeout_s <= self.ws_ping_interval_s:
+            raise ValueError("WS_IDLE_TIMEOUT_S must be longer than WS_PING_INTERVAL_S")
+        return self
 
     @model_validator(mode="after")
     def _mail_backend_complete(self) -> Settings:

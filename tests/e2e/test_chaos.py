@@ -307,6 +307,21 @@ def broker_step(client, book: BrokerBook, headers, quotes: dict, rng, counts) ->
             assert answer.status_code == 409 and pool is book.protected, answer.text
 
 
+def broker_report(book: BrokerBook, rows: dict, balance: int, expected: int) -> str:
+    """What to look at when a broker trader's money disagrees: the book and every row."""
+    lines = [
+        f"{book.user}: engine {balance}, expected {expected} ({balance - expected:+} cents);"
+        f" charged {book.charged}, returned {book.returned}",
+        f"closed by hand {sorted(book.closed)}, partly {sorted(book.partly)}, "
+        f"cancelled {sorted(book.cancelled)}",
+    ]
+    for order_id, row in sorted(rows.items()):
+        if row["user_id"] == book.user:
+            fields = ("status", "order_type", "margin", "open_margin", "pnl", "close_reason")
+            lines.append(f"  {order_id}: " + ", ".join(f"{f}={row.get(f)}" for f in fields))
+    return "\n".join(lines)
+
+
 def exact_json(response: httpx.Response) -> dict:
     return json.loads(response.text, parse_float=Decimal)
 
@@ -384,7 +399,7 @@ def check_broker(client: redis.Redis, database_url: str, books: list[BrokerBook]
             by_ticks += int((row["margin"] + row["pnl"]) * 100)  # 0 for a liquidation
         expected = 500_000 - book.charged + book.returned + by_ticks
         balance = ask_engine(client, "GET_USDC_BALANCE", book.user).balance
-        assert balance == expected, (book.user, balance, expected)
+        assert balance == expected, broker_report(book, rows, balance, expected)
 
 
 def wreak_havoc(services: Services, valkey: EmbeddedValkey, stop: threading.Event, log: list):
@@ -417,6 +432,13 @@ def ask_engine(client: redis.Redis, kind: str, user: str, data: dict | None = No
     reply = decode_reply(popped[1])
     assert reply.ok, reply
     return reply.result
+
+
+def prices_applied(client: redis.Redis) -> bool:
+    """The engine has taken every price entry into its journal and applied the journal."""
+    last = client.xinfo_stream(keys.PRICE_STREAM)["last-generated-id"]
+    journal = client.xinfo_stream(keys.JOURNAL)["last-generated-id"]
+    return client.get(keys.PRICE_CURSOR) == last and client.get(keys.APPLIED) == journal
 
 
 def quiet(client: redis.Redis) -> bool:
@@ -503,6 +525,10 @@ def test_nothing_acknowledged_is_lost_or_applied_twice_under_kill_9(
             if not service.running:
                 service.start()
         wait_until(lambda: _up(api), 60, "the server after the chaos")
+        # No more prices, so nothing moves while the checks read the engine and the rows: a
+        # stop loss firing between two reads would look like money from nowhere.
+        services["poller"].stop()
+        wait_until(lambda: prices_applied(client), 60, "the engine to take the last prices")
         wait_until(lambda: quiet(client), 60, "the DB processor to drain")
         check(client, database_url, ledger, classic)
         check_broker(client, database_url, books)

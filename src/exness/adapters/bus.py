@@ -7,9 +7,10 @@ them. A command is therefore always in exactly one place, its queue or the journ
 engine that dies right after taking it finds it again on restart, and never takes it twice.
 The journal entry's id gives the command its time, so replay is deterministic.
 
-Outputs of a batch (replies, `price-ASSET` keys, DB operations, and the id of the last
-journal entry applied) are written in one MULTI/EXEC: after a crash they were either all
-written or none was, and recovery re-emits exactly the missing ones.
+Outputs of a batch (replies, `price-ASSET` keys, DB operations, the traders' live events
+(adapters/events.py), and the id of the last journal entry applied) are written in one
+MULTI/EXEC: after a crash they were either all written or none was, and recovery re-emits
+exactly the missing ones.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from exness.adapters import keys
+from exness.adapters.events import LiveEventWriter
 from exness.codec.operations import encode_operations
+from exness.codec.stream_ids import stream_id_key
 from exness.domain.messages import DbOperation
 from exness.log import get_logger
 
@@ -83,15 +86,18 @@ class BatchOutputs:
     outcomes: dict[str, bytes] = field(default_factory=dict)  # idempotent request id -> reply
     prices: dict[str, bytes] = field(default_factory=dict)
     db_operations: list[DbOperation] = field(default_factory=list)
+    live: list[tuple[str, bytes]] = field(default_factory=list)  # (trader, message), in order
+    touched: dict[str, None] = field(default_factory=dict)  # traders whose account changed
 
     def __bool__(self) -> bool:
-        return bool(self.replies or self.outcomes or self.prices or self.db_operations)
+        return bool(self.replies or self.outcomes or self.prices or self.db_operations or self.live)
 
 
 class EngineBus:
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis, live: LiveEventWriter | None = None) -> None:
         self.client = client
         self._intake = client.register_script(_INTAKE)
+        self.live = live or LiveEventWriter(client)
 
     async def take(
         self, max_commands: int, max_price_entries: int
@@ -154,6 +160,8 @@ class EngineBus:
                 pipe.publish(keys.PRICE_CHANNEL, body)
         if outputs.db_operations:  # one entry for the batch, however many operations
             pipe.xadd(keys.DB_OPERATIONS, {"ops": encode_operations(outputs.db_operations)})
+        if outputs.live:  # numbered from the traders' counters, kept and published
+            await self.live.add(pipe, outputs.live, stream_id_key(applied_id)[0])
         pipe.set(keys.APPLIED, applied_id)
         await pipe.execute()
 

@@ -35,6 +35,19 @@ DBPROCESSOR_GROUP = "dbprocessor"
 PRICE_KEY_PREFIX = "price-"
 PRICE_CHANNEL = "prices"
 
+# engine -> server processes: the traders' live events (SPEC §8; adapters/events.py). Each event
+# gets the trader's next number (`traderSeq`, HINCRBY on LIVE_SEQ) and is appended to the
+# trader's log (a stream, ids `<traderSeq>-<ms>`), and each engine batch's events are published
+# on LIVE_CHANNEL, all in the batch's MULTI/EXEC. The log keeps every event younger than
+# LIVE_RETAIN_MS and the newest LIVE_RETAIN_EVENTS whatever their age, and expires whole after
+# LIVE_LOG_IDLE_S without an event; the counters are kept.
+LIVE_SEQ = "live:seq"  # hash: trader id -> last traderSeq
+LIVE_LOG_PREFIX = "live:log:"
+LIVE_CHANNEL = "live:events"
+LIVE_RETAIN_EVENTS = 1_000
+LIVE_RETAIN_MS = 10 * 60 * 1000
+LIVE_LOG_IDLE_S = 24 * 3600
+
 # the engine's recovery state (README, "Recovery")
 JOURNAL = "engine:journal"  # every input in the order it was applied
 PRICE_CURSOR = "engine:price_cursor"  # last price_stream id copied into the journal
@@ -69,3 +82,7 @@ def reply_key(server_id: str) -> str:
 
 def outcome_key(request_id: str) -> str:
     return f"{OUTCOME_PREFIX}{request_id}"
+
+
+def live_log_key(user_id: str) -> str:
+    return f"{LIVE_LOG_PREFIX}{user_id}"

@@ -2,12 +2,14 @@
 
 Loop: take everything waiting (commands from both queues, price entries after the cursor)
 into the journal in one atomic step; apply it to the core; write every reply, price key,
-DB operation and the applied position in one MULTI/EXEC; now and then publish a snapshot.
-Two round trips per batch, however large the batch.
+DB operation, the traders' live events and the applied position in one MULTI/EXEC; now and
+then publish a snapshot. Two round trips per batch, however large the batch.
 
-Start: load the newest snapshot from the snapshot DB, replay the journal after it, and
-re-emit the outputs of entries applied after the last batch whose outputs were written
-(those were lost with the process). See README, "Recovery".
+Live events (SPEC §8): every order event goes to its trader as it happens, and after the
+batch, the account (§7.6) of each trader the batch touched. A batch is what one `take`
+journaled: the entries after `engine:applied` are exactly the one batch whose outputs a
+crash lost, and recovery re-emits them as one batch again, so it sends exactly what the
+lost batch would have (the same messages, numbered the same, adapters/events.py).
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ from exness.adapters.redis import connect
 from exness.backoff import Backoff
 from exness.codec import CodecError
 from exness.codec.commands import BadCommand, decode_command
+from exness.codec.events import account_event, order_event, order_owner
 from exness.codec.prices import decode_price_entry, encode_price_key
 from exness.codec.replies import encode_reply
 from exness.codec.snapshot import SnapshotEntry, decode_state, encode_snapshot, encode_state
 from exness.codec.stream_ids import stream_id_key, stream_id_us
 from exness.domain import Engine, EngineConfig, Rejection, Reply
 from exness.domain.errors import DeadlineExceeded
-from exness.domain.messages import db_operations
+from exness.domain.messages import DbOperation, db_operations
 from exness.log import get_logger
 from exness.services.runtime import StopSignal, publish_status, run_service, tune_gc
 from exness.settings import Settings, StoreUrls
@@ -112,20 +115,20 @@ class EngineService:
         applied = await self.bus.applied_id() or "0-0"
         applied_key = stream_id_key(applied)
         replayed = re_emitted = 0
+        lost = BatchOutputs()  # the outputs of the entries after `applied`: one batch
         while entries := await self.bus.read_journal(position, REPLAY_CHUNK):
-            outputs = BatchOutputs()
             for entry in entries:
                 if stream_id_key(entry.id) > applied_key:
-                    self._apply(entry, outputs)  # its outputs never left: send them now
+                    self._apply(entry, lost)  # its outputs never left: send them now
                     re_emitted += 1
                 else:
                     self._apply(entry, None)
             replayed += len(entries)
             position = entries[-1].id
-            if emit and stream_id_key(position) > applied_key:
-                self._collect_prices(outputs)
-                await self.bus.write(outputs, position)
-            self._touched_assets.clear()
+        if emit and re_emitted:
+            self._finish_batch(lost)
+            await self.bus.write(lost, position)
+        self._touched_assets.clear()
         self.applied_id = max(position, applied, key=stream_id_key)
         self._snapshot_id = snapshot.journal_id if snapshot else "0-0"
         self.price_cursor = await self.bus.price_cursor()
@@ -197,7 +200,10 @@ class EngineService:
             outputs.replies[decoded.reply_to].append(encoded)
         if command.request_id.startswith(keys.IDEMPOTENT_PREFIX) and answer.code != LATE:
             outputs.outcomes[command.request_id] = encoded
-        outputs.db_operations.extend(db_operations(events))
+        operations = db_operations(events)
+        if operations:
+            outputs.db_operations.extend(operations)
+            self._collect_live(operations, outputs)
 
     def _apply_prices(self, entry: JournalEntry, outputs: BatchOutputs | None) -> None:
         try:
@@ -208,6 +214,7 @@ class EngineService:
             return
         if problems and outputs is not None:
             log.warning("price updates skipped", source_id=entry.source_id, reasons=problems)
+        fired: list[DbOperation] = []
         for tick in ticks:
             try:
                 events = self.engine.on_price(tick)
@@ -215,8 +222,32 @@ class EngineService:
                 log.warning("price refused", asset=tick.asset, reason=rejection.message)
                 continue
             self._touched_assets.add(tick.asset)
-            if outputs is not None:
-                outputs.db_operations.extend(db_operations(events))
+            if events and outputs is not None:
+                fired.extend(db_operations(events))
+        if fired and outputs is not None:
+            outputs.db_operations.extend(fired)
+            self._collect_live(fired, outputs)
+
+    def _collect_live(self, operations: list[DbOperation], outputs: BatchOutputs) -> None:
+        """The order events of one journal entry, each to its trader, in order; the traders
+        are noted for their account at the end of the batch."""
+        for operation in operations:
+            trader = order_owner(operation)
+            if "\n" in trader:  # the pub/sub payload is line-based; ids never hold one
+                log.warning("no live events for a trader id with a newline", trader=trader)
+                continue
+            outputs.touched[trader] = None
+            body = order_event(operation)
+            if body is not None:
+                outputs.live.append((trader, body))
+
+    def _finish_batch(self, outputs: BatchOutputs) -> None:
+        """What a batch sends once it is applied: the latest price of every asset it moved
+        and the account of every trader it touched."""
+        self._collect_prices(outputs)
+        for trader in outputs.touched:
+            outputs.live.append((trader, account_event(self.engine.account(trader))))
+        outputs.touched.clear()
 
     def _collect_prices(self, outputs: BatchOutputs) -> None:
         for asset in self._touched_assets:
@@ -244,7 +275,7 @@ class EngineService:
         outputs = BatchOutputs()
         for entry in entries:
             self._apply(entry, outputs)
-        self._collect_prices(outputs)
+        self._finish_batch(outputs)
         await self._write(outputs, entries[-1].id)
         self.applied_id = entries[-1].id
 

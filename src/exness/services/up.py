@@ -209,7 +209,8 @@ def main(settings: Settings) -> int:
         supervisor.start_all()
         api = f"http://{settings.host}:{settings.port}"
         _wait_until_ready(supervisor, redis_url, api)
-        say(f"API          {api}/api/v1   docs {api}/docs   (Ctrl-C stops everything)")
+        say(f"terminal     {settings.backend_url}/   (Ctrl-C stops everything)")
+        say(f"API          {settings.backend_url}/api/v1   docs {settings.backend_url}/docs")
         while not supervisor.stopping:
             supervisor.tend()
             time.sleep(0.2)

@@ -15,6 +15,7 @@ from exness.services.server.browser import OriginCheckMiddleware, SecurityHeader
 from exness.services.server.clientip import ClientAddressMiddleware, TrustedProxies
 from exness.services.server.errors import install_error_handlers
 from exness.services.server.idempotency import IdempotencyMiddleware
+from exness.services.server.live import live_route, live_updates
 from exness.services.server.metrics import Metrics, MetricsMiddleware
 from exness.services.server.ratelimit import RateLimitMiddleware
 from exness.services.server.resources import Resources, connected, install
@@ -89,9 +90,12 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         if resources is not None:
             yield
             return
-        async with connected(settings, settings.stores(), metrics) as live:
-            install(app, live)
-            yield
+        stores = settings.stores()
+        async with connected(settings, stores, metrics) as connected_resources:
+            install(app, connected_resources)
+            async with live_updates(settings, stores.redis_url, connected_resources.db) as hub:
+                app.state.live = hub  # GET /api/v1/ws (SPEC §8)
+                yield
 
     app = FastAPI(
         title="exness-py",
@@ -125,6 +129,7 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
     # in order, level by level, and that costs a request more than the route itself.
     for module in (trading, wallet, orders, quotes, market, auth):
         app.include_router(module.router, prefix="/api/v1")
+    app.router.routes.append(live_route())  # GET /api/v1/ws, the live updates (SPEC §8)
     app.include_router(ops.router)  # /health and /metrics, unlimited
     app.include_router(ops.router, prefix="/api/v1", include_in_schema=False)
 

@@ -1,0 +1,148 @@
+"""The live updates of one server process (SPEC §8): who follows what, and the fan-out.
+
+The process holds one pub/sub subscription (adapters/events.py) to the engine's quotes and
+the traders' events, whatever the number of sockets. What arrives is put into the outboxes
+of the sockets that follow it, synchronously and without waiting on any of them: a quote
+replaces the one not yet sent (coalescing), a private message is queued in order. Each
+socket's own task sends; a slow socket only ever fills its own outbox. Any process can
+serve any trader: every process hears every trader's events and keeps those of the traders
+it has sockets for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from exness.adapters.events import EventLog, LiveSubscriber
+from exness.adapters.redis import connect
+from exness.codec import CodecError
+from exness.codec.events import decode_live_batch, quote_message, trader_seq
+from exness.codec.prices import decode_asset_quote
+from exness.log import get_logger
+from exness.services.server.live.candles import CandleBook
+from exness.services.server.live.connection import LiveConnection
+from exness.settings import Settings
+
+__all__ = ["LiveHub", "LiveLimits", "live_updates"]
+
+log = get_logger(__name__)
+
+GOING_AWAY = 1001
+
+
+@dataclass(frozen=True, slots=True)
+class LiveLimits:
+    max_connections: int = 10_000  # per process
+    slow_after_s: float = 10.0  # a socket whose oldest private message waited this long is slow
+    max_private: int = 10_000  # ... or with this many waiting (a memory bound, above bursts)
+    quote_interval_s: float = 0.1  # at most one quote per asset (and candle per channel) per
+    frames_burst: int = 50  # frames a client may send at once ...
+    frames_per_s: float = 20.0  # ... and on average
+    bad_frames_burst: int = 10  # bad frames answered with an error before the socket is closed
+    bad_frames_per_s: float = 1.0
+    close_timeout_s: float = 2.0  # to send a close frame to a peer that does not read
+
+
+class LiveHub:
+    def __init__(self, log_: EventLog, candles: CandleBook, limits: LiveLimits) -> None:
+        self.log = log_
+        self.candles = candles
+        self.limits = limits
+        self.connections: set[LiveConnection] = set()
+        self._quotes: set[LiveConnection] = set()
+        self._accounts: dict[str, set[LiveConnection]] = {}
+        self.latest_quotes: dict[str, str] = {}  # asset -> its newest quote message
+
+    @property
+    def full(self) -> bool:
+        return len(self.connections) >= self.limits.max_connections
+
+    # ---- from the subscription -----------------------------------------------------------
+
+    def on_quote(self, raw: bytes) -> None:
+        try:
+            asset, quote = decode_asset_quote(raw)
+            message = quote_message(asset, quote)
+        except (CodecError, KeyError):
+            return
+        self.latest_quotes[asset] = message
+        key = f"quotes:{asset}"
+        for connection in tuple(self._quotes):  # one found too slow leaves the set
+            connection.coalesce(key, message)
+
+    def on_events(self, raw: bytes) -> None:
+        accounts = self._accounts
+        for trader, message in decode_live_batch(raw):
+            followers = accounts.get(trader)
+            if followers:
+                seq = trader_seq(message)
+                for connection in tuple(followers):
+                    connection.private(seq, message)
+
+    async def on_subscribed(self) -> None:
+        """(Re)subscribed: what was published while away is in the logs."""
+        for followers in self._accounts.values():
+            for connection in followers:
+                connection.catch_up()
+
+    # ---- from the sockets ----------------------------------------------------------------
+
+    def join_quotes(self, connection: LiveConnection) -> None:
+        self._quotes.add(connection)
+        for asset, message in self.latest_quotes.items():
+            connection.coalesce(f"quotes:{asset}", message)
+
+    def leave_quotes(self, connection: LiveConnection) -> None:
+        self._quotes.discard(connection)
+
+    def join_account(self, connection: LiveConnection) -> None:
+        trader = connection.trader
+        assert trader is not None
+        self._accounts.setdefault(trader, set()).add(connection)
+
+    def leave_account(self, connection: LiveConnection) -> None:
+        trader = connection.trader
+        if trader is None:
+            return
+        followers = self._accounts.get(trader)
+        if followers is not None:
+            followers.discard(connection)
+            if not followers:
+                del self._accounts[trader]
+
+    def leave(self, connection: LiveConnection) -> None:
+        self.connections.discard(connection)
+        self.leave_quotes(connection)
+        self.leave_account(connection)
+        self.candles.leave_all(connection)
+
+    def close_all(self, code: int = GOING_AWAY, reason: str = "the server is stopping") -> None:
+        for connection in list(self.connections):
+            connection.close(code, reason)
+
+
+@contextlib.asynccontextmanager
+async def live_updates(
+    settings: Settings, redis_url: str, db: AsyncEngine | None
+) -> AsyncIterator[LiveHub]:
+    """The process's hub, subscribed to the engine's events until the block ends."""
+    client = connect(redis_url, max_connections=64)
+    limits = LiveLimits(
+        max_connections=settings.ws_max_connections,
+        max_private=settings.ws_max_pending,
+        slow_after_s=settings.ws_slow_after_s,
+    )
+    hub = LiveHub(EventLog(client), CandleBook(redis_url, client, db), limits)
+    subscriber = LiveSubscriber(redis_url, hub.on_quote, hub.on_events, hub.on_subscribed)
+    await subscriber.start()
+    try:
+        yield hub
+    finally:
+        hub.close_all()
+        await subscriber.stop()
+        await hub.candles.stop()
+        await client.aclose()

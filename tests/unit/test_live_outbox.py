@@ -1,0 +1,100 @@
+"""One socket's outbox (services/server/live/outbox.py): order, numbering, coalescing, the
+rate per key, and when a socket is too slow. Time is passed in."""
+
+from __future__ import annotations
+
+import orjson
+from hypothesis import given
+from hypothesis import strategies as st
+
+from exness.services.server.live.outbox import Outbox
+
+
+def drain(outbox: Outbox, now: float) -> list[dict]:
+    frames = []
+    while True:
+        frame, _ = outbox.take(now)
+        if frame is None:
+            return frames
+        frames.append(orjson.loads(frame))
+
+
+def test_control_first_then_private_in_order_then_coalesced_each_numbered_once():
+    box = Outbox()
+    box.coalesce("quotes:SOL", '{"channel":"quotes","n":1}', 0.0)
+    box.private('{"channel":"account","n":2}', 0.0)
+    box.control('{"type":"pong"}')
+    box.private('{"type":"resync"}', 0.0, numbered=False)
+    box.private('{"channel":"account","n":3}', 0.0)
+    frames = drain(box, 0.0)
+    assert frames == [
+        {"type": "pong"},
+        {"seq": 1, "channel": "account", "n": 2},
+        {"type": "resync"},
+        {"seq": 2, "channel": "account", "n": 3},
+        {"seq": 3, "channel": "quotes", "n": 1},
+    ]
+    assert box.take(0.0) == (None, None)
+
+
+def test_a_burst_of_quotes_keeps_only_the_latest_at_most_once_per_interval():
+    box = Outbox(interval_s=0.1)
+    for n in range(50):
+        box.coalesce("quotes:SOL", f'{{"n":{n}}}', 0.0)
+    assert drain(box, 0.0) == [{"seq": 1, "n": 49}]
+    box.coalesce("quotes:SOL", '{"n":50}', 0.01)
+    box.coalesce("quotes:SOL", '{"n":51}', 0.02)
+    box.coalesce("quotes:ETH", '{"n":"eth"}', 0.02)  # another key is not held back
+    assert drain(box, 0.02) == [{"seq": 2, "n": "eth"}]
+    frame, wait = box.take(0.05)
+    assert frame is None and abs(wait - 0.05) < 1e-9  # SOL may go again at 0.1
+    assert drain(box, 0.1) == [{"seq": 3, "n": 51}]  # the last of the burst, on time
+
+
+def test_forget_drops_what_waits_for_a_channel_left():
+    box = Outbox()
+    box.coalesce("quotes:SOL", "{}", 0.0)
+    box.coalesce("candles:SOL:1m", "{}", 0.0)
+    box.forget("quotes:")
+    assert len(box) == 1
+
+
+def test_a_socket_is_too_slow_with_too_many_private_events_or_one_too_old():
+    box = Outbox(max_private=3, slow_after_s=5.0)
+    assert box.private("{}", 0.0) is None
+    assert box.private("{}", 1.0) is None
+    assert box.private("{}", 2.0) is None
+    assert "more than 3" in (box.private("{}", 2.0) or "")
+    box = Outbox(max_private=100, slow_after_s=5.0)
+    box.private("{}", 0.0)
+    assert box.too_slow(4.9) is None
+    assert "waited 5.0 s" in (box.too_slow(5.0) or "")
+    box.take(5.0)
+    assert box.too_slow(60.0) is None  # sent: nothing waits any more
+
+
+def test_control_frames_are_bounded():
+    box = Outbox(max_control=2)
+    assert box.control("{}") and box.control("{}")
+    assert not box.control("{}")
+
+
+@given(st.lists(st.tuples(st.sampled_from(["p", "q", "e"]), st.integers(0, 9)), max_size=60))
+def test_private_messages_are_never_dropped_nor_reordered(operations):
+    box = Outbox(max_private=10_000, slow_after_s=1e9)
+    sent, expected, now = [], [], 0.0
+    for kind, n in operations:
+        now += 0.03
+        if kind == "p":
+            body = f'{{"channel":"account","n":{len(expected)}}}'
+            expected.append(len(expected))
+            box.private(body, now)
+        elif kind == "q":
+            box.coalesce(f"quotes:{n % 3}", f'{{"channel":"quotes","n":{n}}}', now)
+        else:
+            frame, _ = box.take(now)
+            if frame is not None:
+                sent.append(orjson.loads(frame))
+    sent += drain(box, now + 1)
+    assert [m["n"] for m in sent if m["channel"] == "account"] == expected
+    assert [m["seq"] for m in sent] == list(range(1, len(sent) + 1))
