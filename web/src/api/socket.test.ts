@@ -216,7 +216,7 @@ describe("LiveSocket", () => {
 
   it.each([
     [1013, "too slow", "the connection fell behind the updates"],
-    [1011, "", "live updates are unavailable on the server"],
+    [1011, "", "the server could not keep the connection"],
     [1008, "too many bad frames", "too many bad frames"],
   ])("says why the server closed it (%i) and backs off", (code, reason, words) => {
     const t = setup();

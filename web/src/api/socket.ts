@@ -81,7 +81,7 @@ export function closeReason(code: number, reason: string): string {
     case 1008:
       return reason || "the server refused the connection";
     case 1011:
-      return "live updates are unavailable on the server";
+      return "the server could not keep the connection";
     case 1013:
       return "the connection fell behind the updates";
     case 4000:
