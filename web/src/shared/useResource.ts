@@ -1,6 +1,5 @@
-// Load something over REST, keep the last good value, and reload on demand or `refreshMs`
-// after each load. The refresh is the stand-in for §8's live updates: when a screen takes its
-// data from the socket, drop its `refreshMs` and call `reload()` on "resync".
+// Load something over REST, keep the last good value, and reload on demand (a reconnect, a
+// trader's event). Nothing is polled: live data comes over the socket (live/).
 import { useCallback, useEffect, useEffectEvent, useState } from "react";
 import { describeError } from "../api";
 
@@ -18,35 +17,24 @@ interface Loaded<T> {
   error: string | undefined;
 }
 
-/** `key` names what is loaded: a new key drops the old data at once. */
+/** `key` names what is loaded: a new key drops the old data at once; reload() keeps it. */
 export function useResource<T>(
   load: (signal: AbortSignal) => Promise<T>,
   key: string,
-  options: { refreshMs?: number } = {},
 ): Resource<T> {
   const [loaded, setLoaded] = useState<Loaded<T>>({ key, data: undefined, error: undefined });
   const [version, setVersion] = useState(0);
   const fetchNow = useEffectEvent(load);
-  const { refreshMs } = options;
 
   useEffect(() => {
     const abort = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const settle = (update: (previous: Loaded<T>) => Loaded<T>) => {
-      if (abort.signal.aborted) return;
-      setLoaded(update);
-      if (refreshMs !== undefined) {
-        timer = setTimeout(() => {
-          setVersion((n) => n + 1);
-        }, refreshMs);
-      }
-    };
     fetchNow(abort.signal).then(
       (data) => {
-        settle(() => ({ key, data, error: undefined }));
+        if (!abort.signal.aborted) setLoaded({ key, data, error: undefined });
       },
       (failure: unknown) => {
-        settle((previous) => ({
+        if (abort.signal.aborted) return;
+        setLoaded((previous) => ({
           key,
           data: previous.key === key ? previous.data : undefined,
           error: describeError(failure),
@@ -55,9 +43,8 @@ export function useResource<T>(
     );
     return () => {
       abort.abort();
-      clearTimeout(timer);
     };
-  }, [key, version, refreshMs]);
+  }, [key, version]);
 
   const reload = useCallback(() => {
     setVersion((n) => n + 1);
