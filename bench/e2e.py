@@ -40,7 +40,6 @@ import asyncio
 import contextlib
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
 import threading
@@ -51,14 +50,13 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-import orjson
 import psutil
 import redis
 from aiosmtpd.controller import Controller
 from tests.e2e.conftest import FakeFeed, Mailbox, stack_env
 from tests.e2e.processes import Services, free_port, wait_until
 
-from bench.loadgen import Plan
+from bench.loadgen import Plan, run_generator
 from bench.results import median, percentile, record, show
 from bench.stores import stores
 from exness.adapters import keys
@@ -116,13 +114,7 @@ def sign_in(api: str, mailbox: Mailbox, count: int) -> list[str]:
 
 
 def load(plan: Plan) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.loadgen"],
-        input=orjson.dumps(plan.__dict__),
-        capture_output=True,
-        check=True,
-    )
-    return orjson.loads(done.stdout)
+    return run_generator("bench.loadgen", plan)
 
 
 def liquidation_latencies(api: str, token: str, redis_url: str, database_url: str, feed, rounds):

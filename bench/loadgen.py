@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -163,6 +165,24 @@ async def run(plan: Plan) -> dict:
         "statuses": dict(tally.statuses),
         "latencies": {kind: samples for kind, samples in tally.latencies.items()},
     }
+
+
+def run_generator(module: str, plan: object) -> dict:
+    """Run a load generator (`python -m <module>`) in its own process with `plan` (a
+    dataclass) on stdin; its result. The result comes back through a file, not a pipe:
+    results of several MB read from a pipe came back cut short now and then."""
+    with tempfile.TemporaryFile() as out:
+        done = subprocess.run(
+            [sys.executable, "-m", module],
+            input=orjson.dumps(plan.__dict__),
+            stdout=out,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
+        if done.returncode:
+            raise RuntimeError(f"{module} failed:\n{done.stderr.decode()[-3000:]}")
+        out.seek(0)
+        return orjson.loads(out.read())
 
 
 def main() -> None:

@@ -6,7 +6,8 @@ sends them (`Bus`). After the §7 routes merge, `_alices_orders` can place them 
 A trader sees their fill, SL, TP and liquidation events in order and never another's; a
 reconnect with `since` gets exactly what it missed; a cross-origin cookie socket is refused;
 a stalled reader is closed (1013) while another client keeps receiving on time; a socket
-that answers no ping is closed; a server killed with SIGKILL loses no event."""
+that answers no ping is closed; a server killed with SIGKILL loses no event; signing out
+closes the session's sockets on every server process."""
 
 from __future__ import annotations
 
@@ -283,6 +284,36 @@ async def test_a_server_killed_mid_stream_loses_no_event_for_its_clients(
     seen = Counter(m["orderId"] for m in client.orders() + resumed.orders())
     assert seen == Counter(opened)
     await resumed.close()
+
+
+async def test_signing_out_closes_the_sessions_sockets_on_every_server_process(
+    stack: Stack, second_server: str
+):
+    """A sign-out on one process closes that session's sockets on every process (1008) by
+    the time it answers; another trader's socket is untouched."""
+    fay, gus = await asyncio.gather(
+        asyncio.to_thread(sign_up, stack), asyncio.to_thread(sign_up, stack)
+    )
+    here = await LiveClient.open(stack.api, token=fay.token)
+    there = await LiveClient.open(second_server, token=fay.token)
+    other = await LiveClient.open(second_server, token=gus.token)
+    for client in (here, there, other):
+        await client.subscribe("account")
+    answer = await asyncio.to_thread(fay.post, "/logout")
+    assert answer.status_code == 200, answer.text
+    for client in (here, there):
+        closed = await client.wait_closed(timeout=5)
+        assert (closed.rcvd.code, closed.rcvd.reason) == (1008, "signed out: sign in again")
+    await other.send(op="ping")
+    await other.wait_for(lambda m: m.get("type") == "pong")
+    assert other.closed is None
+    # and the token no longer opens a private channel
+    again = await LiveClient.open(second_server, token=fay.token)
+    await again.send(op="subscribe", channels=["account"])
+    refused = await again.wait_for(lambda m: m.get("type") == "error")
+    assert "private" in refused["message"]
+    for client in (other, again):
+        await client.close()
 
 
 async def test_the_live_candle_is_the_one_klines_returns(stack: Stack):

@@ -147,3 +147,38 @@ async def test_a_socket_found_too_slow_by_a_quote_leaves_and_the_others_still_ge
         assert [f.get("channel") for f in peer.frames if "seq" in f] == ["quotes"]
     for connection in connections:
         await connection.finish()
+
+
+async def test_a_sign_out_closes_that_sessions_sockets_and_no_others():
+    from exness.services.server.sessions import MemorySessionStore, Revocation
+
+    store = MemorySessionStore()
+    live = hub(MemoryLog())
+    live.sessions = store
+    store.on_revoked(live.on_revoked)
+    sessions = {
+        name: Session(trader, f"{trader}@x.io", 2**40, name)
+        for name, trader in (("a1", "ann"), ("a2", "ann"), ("b1", "bob"), ("c1", "cy"))
+    }
+    peers = {name: Peer() for name in sessions}
+    for name, session in sessions.items():
+        await store.open(session)
+        LiveConnection(live, peers[name].send, peers[name].close, no_auth, session).start()
+    anonymous = Peer()
+    LiveConnection(live, anonymous.send, anonymous.close, no_auth).start()
+
+    await store.revoke(sessions["a1"])
+    await settle()
+    assert {name for name, peer in peers.items() if peer.closed} == {"a1"}
+    assert peers["a1"].closed == (1008, "signed out: sign in again")
+
+    await store.revoke_all("ann")
+    await settle()
+    assert {name for name, peer in peers.items() if peer.closed} == {"a1", "a2"}
+
+    # revocations possibly missed (a new subscription): each socket's session is checked
+    store._open.pop("b1")  # ended where this process did not hear of it
+    live.on_revoked(Revocation())
+    await settle()
+    assert {name for name, peer in peers.items() if peer.closed} == {"a1", "a2", "b1"}
+    assert anonymous.closed is None

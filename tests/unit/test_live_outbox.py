@@ -3,6 +3,8 @@ rate per key, and when a socket is too slow. Time is passed in."""
 
 from __future__ import annotations
 
+import itertools
+
 import orjson
 from hypothesis import given
 from hypothesis import strategies as st
@@ -98,3 +100,49 @@ def test_private_messages_are_never_dropped_nor_reordered(operations):
     sent += drain(box, now + 1)
     assert [m["n"] for m in sent if m["channel"] == "account"] == expected
     assert [m["seq"] for m in sent] == list(range(1, len(sent) + 1))
+
+
+def test_late_writes_do_not_push_the_next_quote_later():
+    """A feed quoting once per interval, a sender 5 ms late every time: each quote waits for
+    the sender alone (5 ms), never for the delays of the ones before it (measured from the
+    write, the 5 ms added up to a whole interval)."""
+    box = Outbox(interval_s=0.1)
+    latencies = []
+    for n in range(100):
+        arrived = n * 0.1
+        due = box.coalesce("quotes:SOL", f'{{"n":{n}}}', arrived)
+        sent_at = max(due, arrived) + 0.005  # the sender gets round to it 5 ms later
+        (frame,) = drain(box, sent_at)
+        assert frame["n"] == n
+        latencies.append(sent_at - arrived)
+    assert max(latencies) < 0.0051
+
+
+@given(
+    st.lists(st.tuples(st.floats(0.0, 0.25), st.floats(0.0, 0.03)), min_size=1, max_size=80),
+)
+def test_quotes_of_a_key_keep_an_interval_apart_and_the_last_of_a_burst_is_sent(steps):
+    """Whatever the feed's rhythm and however late the sender: the slots of the quotes sent
+    are an interval apart, each quote sent is the latest that had arrived, and a quote that
+    is the last of its burst goes out within an interval (plus the sender's lateness)."""
+    interval = 0.1
+    box = Outbox(interval_s=interval)
+    now, arrivals, sent = 0.0, [], []  # sent: (slot, n, at)
+    for gap, lateness in steps:
+        now += gap
+        n = len(arrivals)
+        arrivals.append(now)
+        due = box.coalesce("quotes:SOL", f'{{"n":{n}}}', now)
+        assert due <= now + interval + 1e-9
+        at = max(now, due) + lateness
+        # the sender wakes at `at` unless the next quote comes first
+        if len(arrivals) == len(steps) or at <= now + steps[len(arrivals)][0]:
+            for frame in drain(box, at):
+                sent.append((due, frame["n"], at))
+    for (slot_a, _, _), (slot_b, _, _) in itertools.pairwise(sent):
+        assert slot_b - slot_a >= interval - 1e-9
+    numbers = [n for _, n, _ in sent]
+    assert numbers == sorted(numbers)
+    assert numbers[-1] == len(arrivals) - 1  # the last of the burst always arrives
+    _, _, last_at = sent[-1]
+    assert last_at - arrivals[-1] <= interval + 0.03 + 1e-9

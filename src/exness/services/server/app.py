@@ -93,7 +93,12 @@ def create_app(settings: Settings | None = None, resources: Resources | None = N
         stores = settings.stores()
         async with connected(settings, stores, metrics) as connected_resources:
             install(app, connected_resources)
-            async with live_updates(settings, stores.redis_url, connected_resources.db) as hub:
+            async with live_updates(
+                settings,
+                stores.redis_url,
+                connected_resources.db,
+                connected_resources.session_store,
+            ) as hub:
                 app.state.live = hub  # GET /api/v1/ws (SPEC §8)
                 yield
 

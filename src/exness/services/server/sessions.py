@@ -17,6 +17,10 @@ means every earlier revocation has been applied. A process that was frozen, lost
 connection or fell behind asks Redis instead; a new subscription starts with an empty
 memory. So if a process has not acknowledged within ACK_WAIT_S (> LIVE_S), its memory has
 lapsed: when the sign-out answers, no process can still accept the session.
+
+What a process holds open on a session's word, its live sockets (SPEC §8), hears of each
+revocation too (`on_revoked`): a `Revocation` names the session, or the trader whose sessions
+all ended, or nothing (the subscription was renewed: any may have ended meanwhile, so check).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import contextlib
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import redis.asyncio as aioredis
@@ -36,7 +41,13 @@ from exness.backoff import Backoff
 from exness.log import get_logger
 from exness.services.server.auth import Session
 
-__all__ = ["MemorySessionStore", "RedisSessionStore", "SessionStore"]
+__all__ = [
+    "MemorySessionStore",
+    "RedisSessionStore",
+    "Revocation",
+    "RevocationListener",
+    "SessionStore",
+]
 
 log = get_logger(__name__)
 
@@ -47,6 +58,45 @@ ACK_WAIT_S = 3.0
 REMEMBERED = 200_000  # sessions a process remembers at most (then it starts afresh)
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """Sessions that ended: one (`session_id`), a trader's all (`user_id`), or, with
+    neither, possibly any (revocations may have been missed)."""
+
+    session_id: str | None = None
+    user_id: str | None = None
+
+    def ends(self, session: Session) -> bool | None:
+        """Whether `session` ended; None: unknown, ask the store."""
+        if self.session_id is not None:
+            return session.session_id == self.session_id
+        if self.user_id is not None:
+            return session.user_id == self.user_id
+        return None
+
+
+RevocationListener = Callable[[Revocation], None]
+
+
+class _Listeners:
+    """Who is told of revocations in this process (synchronously, in the order added)."""
+
+    def __init__(self) -> None:
+        self._listeners: list[RevocationListener] = []
+
+    def on_revoked(self, listener: RevocationListener) -> Callable[[], None]:
+        """Tell `listener` of every revocation heard from now on; returns its removal."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _tell(self, revocation: Revocation) -> None:
+        for listener in tuple(self._listeners):
+            try:
+                listener(revocation)
+            except Exception as error:  # one listener's bug must not stop a sign-out
+                log.exception("a revocation listener failed", error=repr(error))
 
 
 class SessionStore(Protocol):
@@ -66,11 +116,15 @@ class SessionStore(Protocol):
     async def revoke_all(self, user_id: str) -> int:
         """End every session of a trader; how many there were."""
 
+    def on_revoked(self, listener: RevocationListener) -> Callable[[], None]:
+        """Tell `listener` of every revocation this process hears; returns its removal."""
 
-class MemorySessionStore:
+
+class MemorySessionStore(_Listeners):
     """Sessions in this process's memory: for in-process tests and a single process."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._open: dict[str, Session] = {}
 
     async def start(self) -> None:
@@ -88,11 +142,13 @@ class MemorySessionStore:
 
     async def revoke(self, session: Session) -> None:
         self._open.pop(session.session_id, None)
+        self._tell(Revocation(session_id=session.session_id))
 
     async def revoke_all(self, user_id: str) -> int:
         ended = [key for key, session in self._open.items() if session.user_id == user_id]
         for key in ended:
             del self._open[key]
+        self._tell(Revocation(user_id=user_id))
         return len(ended)
 
 
@@ -149,11 +205,12 @@ class _Acks:
             self.done.set()
 
 
-class RedisSessionStore:
+class RedisSessionStore(_Listeners):
     """The session store in Redis, shared by every server process, with the per-process
     memory and invalidation described in the module docstring."""
 
     def __init__(self, client: aioredis.Redis, url: str, timeout_s: float = 3.0) -> None:
+        super().__init__()
         self._client = client
         self._url = url
         self._timeout_s = timeout_s
@@ -298,8 +355,10 @@ class RedisSessionStore:
         self._epoch += 1
         if kind == "s":
             self._forget(subject)
+            self._tell(Revocation(session_id=subject))
         else:
             self._forget_trader(subject)
+            self._tell(Revocation(user_id=subject))
         self._spawn(self._acknowledge(revocation))
 
     async def _acknowledge(self, revocation: str) -> None:
@@ -342,6 +401,7 @@ class RedisSessionStore:
                 self._epoch += 1
                 self._live_until = 0.0
                 self._forget_all()
+                self._tell(Revocation())
 
     async def _listen(self) -> None:
         backoff = Backoff(initial=0.05, maximum=1.0)

@@ -7,6 +7,12 @@ the hub only queues into this socket's outbox (`Outbox`, bounded), and this sock
 sender task is the only one that awaits its transport. A socket too slow for its private
 events is closed (1013); one that floods us with bad frames is closed (1008).
 
+The fast path: data queued by the hub is sent by the hub itself at the end of its turn
+(`flush`), synchronously, when the transport takes it now and the sender task is idle
+(`DirectWriter`); otherwise the sender task is woken and waits for the transport as before.
+Both take from the same outbox, and only while the sender is idle does the hub write, so the
+order of frames is the outbox's either way.
+
 The private feed: the trader's messages must arrive in traderSeq order, each once. They come
 from pub/sub (`private()`), which can lose messages while a server's subscription is away;
 a gap, a new subscription and every reconnect of the subscription are recovered from the
@@ -20,6 +26,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
@@ -50,7 +57,7 @@ from exness.services.server.live.protocol import (
 if TYPE_CHECKING:
     from exness.services.server.live.hub import LiveHub
 
-__all__ = ["Authenticator", "LiveConnection", "SendTexts"]
+__all__ = ["Authenticator", "DirectWriter", "LiveConnection", "SendTexts"]
 
 log = get_logger(__name__)
 
@@ -58,12 +65,22 @@ Authenticator = Callable[[str], Awaitable[Session | None]]
 SendTexts = Callable[[list[str]], Awaitable[None]]  # text frames, in order
 Close = Callable[[int, str], Awaitable[None]]
 
+
+@dataclass(frozen=True, slots=True)
+class DirectWriter:
+    """Synchronous writes to the socket, where the server offers them (live/transport.py)."""
+
+    ready: Callable[[], bool]  # frames written now go out without waiting
+    write: Callable[[list[str]], bool]  # text frames in one write; False: the socket is gone
+
+
 # close codes (RFC 6455 and SPEC §8)
 POLICY = 1008  # a flood of bad frames
 TOO_BIG = 1009
 UNAVAILABLE = 1011  # the server cannot serve the socket (Redis away mid catch-up)
 TRY_AGAIN = 1013  # too slow for its private events
 LOG_PAGE = 1000
+TAKE_LIMIT = 64  # frames in one write at most
 
 
 class LiveConnection:
@@ -74,9 +91,11 @@ class LiveConnection:
         close: Close,
         authenticate: Authenticator,
         session: Session | None = None,
+        direct: DirectWriter | None = None,
     ) -> None:
         self.hub = hub
         self._send = send
+        self._direct = direct
         self._close = close
         self._authenticate = authenticate
         self.session = session
@@ -186,6 +205,7 @@ class LiveConnection:
         self._wake_now()
 
     async def _auth(self, op: Auth) -> None:
+        revocations = self.hub.revocations
         session = await self._authenticate(op.token)
         if session is None:
             self.fault("the token is invalid or expired")
@@ -194,6 +214,8 @@ class LiveConnection:
             self.fault("this socket is signed in as another trader")
             return
         self.session = session
+        if self.hub.revocations != revocations:  # signed out while we asked?
+            self.hub.check_sessions([self])
         self.control(AUTHENTICATED)
 
     async def _subscribe(self, op: Subscribe) -> None:
@@ -250,9 +272,27 @@ class LiveConnection:
         if slow is not None:
             self.close(TRY_AGAIN, slow)
             return
-        sleeping = self._sleeping_until
-        if sleeping is not None and due < sleeping:
-            self._wake_now()
+        if due <= now:
+            self.hub.flush_soon(self)
+        else:
+            sleeping = self._sleeping_until
+            if sleeping is not None and due < sleeping:
+                self._wake_now()  # the sender sets its timer for it
+
+    def flush(self) -> None:
+        """Send what is ready, now if the transport takes it (the hub calls this once a turn
+        for each socket it queued data for), else by waking the sender task."""
+        if self.close_code is not None:
+            return
+        direct = self._direct
+        if direct is None or self._sleeping_until is None or not direct.ready():
+            self._wake_now()  # the sender is busy (it takes what is ready next) or must wait
+            return
+        frames, _ = self.outbox.take_ready(self.now())
+        if frames and not direct.write(frames):
+            return  # the peer is gone: the socket's receive loop ends it
+        if len(frames) == TAKE_LIMIT:
+            self._wake_now()  # more may be ready
 
     def private(self, seq: int, message: str) -> None:
         """A numbered private message from pub/sub (this socket's trader's)."""
@@ -339,7 +379,7 @@ class LiveConnection:
         if slow is not None:
             self.close(TRY_AGAIN, slow)
             return
-        self._wake_now()
+        self.hub.flush_soon(self)
 
     def _resync(self, current: int) -> None:
         """The log no longer reaches back to `since`: the client reloads over REST."""
@@ -348,7 +388,7 @@ class LiveConnection:
         if slow is not None:
             self.close(TRY_AGAIN, slow)
             return
-        self._wake_now()
+        self.hub.flush_soon(self)
 
     # ---- the sender --------------------------------------------------------------------------
 
@@ -360,7 +400,7 @@ class LiveConnection:
     async def _send_loop(self) -> None:
         outbox, loop = self.outbox, self._loop
         while True:
-            frames, wait = outbox.take_ready(loop.time())
+            frames, wait = outbox.take_ready(loop.time(), TAKE_LIMIT)
             if frames:  # everything ready goes out together: one write
                 await self._send(frames)
                 continue

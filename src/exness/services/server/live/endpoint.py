@@ -22,7 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from exness.log import get_logger
 from exness.services.server.auth import Session, SessionTokens
-from exness.services.server.live.connection import LiveConnection, SendTexts
+from exness.services.server.live.connection import DirectWriter, LiveConnection, SendTexts
 from exness.services.server.live.hub import LiveHub
 from exness.services.server.live.transport import SEND_MANY
 from exness.services.server.responses import ExactJSONResponse
@@ -118,11 +118,15 @@ async def live_socket(scope: Scope, receive: Receive, send: Send) -> None:
         await _refuse(websocket, 503, "live updates are not available on this server now")
         return
     token = _token(websocket)
+    revocations = hub.revocations
     session = None if token is None else await authenticate(state, token)
     await websocket.accept()
 
     send_texts: SendTexts
-    if SEND_MANY in scope.get("extensions", {}):
+    direct: DirectWriter | None = None
+    extension = scope.get("extensions", {}).get(SEND_MANY)
+    if extension is not None:
+        direct = DirectWriter(extension["ready"], extension["write"])
 
         async def send_texts(texts: list[str]) -> None:
             await send({"type": SEND_MANY, "texts": texts})
@@ -139,8 +143,10 @@ async def live_socket(scope: Scope, receive: Receive, send: Send) -> None:
     async def check(token: str) -> Session | None:
         return await authenticate(state, token)
 
-    connection = LiveConnection(hub, send_texts, close, check, session)
+    connection = LiveConnection(hub, send_texts, close, check, session, direct)
     connection.start()
+    if session is not None and hub.revocations != revocations:  # signed out meanwhile?
+        hub.check_sessions([connection])
     closed = asyncio.ensure_future(connection.closed.wait())
     try:
         while True:

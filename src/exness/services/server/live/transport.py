@@ -3,7 +3,10 @@ for many small frames.
 
 Frames ready together go out in one write (`SEND_MANY`): a write is a system call, and at
 a thousand sockets it was the largest single cost of a quote (py-spy: 27 % of a server
-worker, one `write` per frame).
+worker, one `write` per frame). And the hub may write without a task switch at all: the
+extension also offers `ready()` and `write(texts)`, synchronous, for a socket whose transport
+takes data now (`DirectWriter`, live/connection.py); a quote then reaches a thousand sockets
+in one pass of the hub instead of a thousand task wake-ups, each through the ASGI send chain.
 
 uvicorn waits for its transport to drain before it writes any frame, the close frame too; a
 peer that no longer reads never lets it drain, so a socket the server closes for being too
@@ -31,6 +34,7 @@ from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
 from websockets.http11 import Request
+from websockets.protocol import State
 
 __all__ = ["SEND_MANY", "LiveWebSocketProtocol"]
 
@@ -47,7 +51,7 @@ class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
         super().handle_connect(event)
         scope = getattr(self, "scope", None)
         if scope is not None:  # the app runs in a task that has not started yet
-            scope["extensions"][SEND_MANY] = {}
+            scope["extensions"][SEND_MANY] = {"ready": self.ready, "write": self.write_texts}
 
     def connection_made(self, transport: BaseTransport) -> None:
         super().connection_made(transport)
@@ -81,15 +85,32 @@ class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
     async def _send_many(self, texts: list[str]) -> None:
         """Text frames, in order, in one write (one system call, not one per frame)."""
         await self.writable.wait()
-        if self.disconnected or self.close_sent:
+        if not self.write_texts(texts):
             raise ClientDisconnected()
+
+    def ready(self) -> bool:
+        """Whether text frames written now go out without waiting (open, and the transport
+        not holding back for a slow reader)."""
+        return (
+            self.writable.is_set()
+            and not self.disconnected
+            and not self.close_sent
+            and self.conn.state is State.OPEN
+        )
+
+    def write_texts(self, texts: list[str]) -> bool:
+        """Text frames, in order, in one write, now; False if the socket is closing or gone
+        (nothing written)."""
+        if self.disconnected or self.close_sent:
+            return False
         conn = self.conn
         try:
             for text in texts:
                 conn.send_text(text.encode())
         except InvalidState:
-            raise ClientDisconnected() from None
+            return False
         self.transport.write(b"".join(conn.data_to_send()))
+        return True
 
     def keepalive_timeout(self) -> None:
         super().keepalive_timeout()
