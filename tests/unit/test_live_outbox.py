@@ -146,3 +146,52 @@ def test_quotes_of_a_key_keep_an_interval_apart_and_the_last_of_a_burst_is_sent(
     assert numbers[-1] == len(arrivals) - 1  # the last of the burst always arrives
     _, _, last_at = sent[-1]
     assert last_at - arrivals[-1] <= interval + 0.03 + 1e-9
+
+
+def test_a_quote_delayed_on_its_way_does_not_hold_back_the_next():
+    """Quotes 100 ms apart at the feed; the first reaches us 40 ms late, the second on time
+    (60 ms after it): the second goes at once, as its feed time is an interval later."""
+    box = Outbox(interval_s=0.1)
+    box.coalesce("quotes:SOL", '{"n":0}', now=1.04, at=1000.0)
+    assert drain(box, 1.04) == [{"seq": 1, "n": 0}]
+    assert box.coalesce("quotes:SOL", '{"n":1}', now=1.10, at=1000.1) == 1.10
+    assert drain(box, 1.10) == [{"seq": 2, "n": 1}]
+
+
+def test_quotes_closer_than_an_interval_at_the_feed_wait_for_the_rest_of_it():
+    box = Outbox(interval_s=0.1)
+    box.coalesce("quotes:SOL", '{"n":0}', now=5.0, at=1000.0)
+    drain(box, 5.0)
+    due = box.coalesce("quotes:SOL", '{"n":1}', now=5.03, at=1000.03)
+    assert abs(due - 5.1) < 1e-9  # 70 ms of feed time still to go
+    assert box.take(5.05)[0] is None
+    due = box.coalesce("quotes:SOL", '{"n":2}', now=5.06, at=1000.12)  # latest wins ...
+    assert due == 5.06  # ... and it is an interval on: it goes now
+    assert drain(box, 5.06) == [{"seq": 2, "n": 2}]
+    # a source clock that jumps back never holds a key for more than an interval
+    due = box.coalesce("quotes:SOL", '{"n":3}', now=5.07, at=10.0)
+    assert abs(due - 5.17) < 1e-9
+    assert drain(box, 5.17) == [{"seq": 3, "n": 3}]
+    assert box.coalesce("quotes:SOL", '{"n":4}', now=5.27, at=10.2) == 5.27  # on its slot
+
+
+@given(st.lists(st.floats(0.0, 0.25), min_size=1, max_size=80), st.floats(0.0, 0.5))
+def test_with_a_steady_delay_on_the_way_quotes_leave_an_interval_apart(gaps, delay):
+    """The feed quotes at any rhythm; every quote takes `delay` to reach us; the sender
+    sends each when it is due. The quotes leave an interval apart or more, none waits more
+    than an interval, and the last one is sent."""
+    interval = 0.1
+    box = Outbox(interval_s=interval)
+    feed, sent, waiting = 0.0, [], None  # sent: (when, n); waiting: when the one waiting is due
+    for n, gap in enumerate(gaps):
+        feed += gap
+        now = feed + delay
+        if waiting is not None and waiting <= now:  # it went before this one came
+            (frame,) = drain(box, waiting)
+            sent.append((waiting, frame["n"]))
+        waiting = box.coalesce("quotes:SOL", f'{{"n":{n}}}', now, at=feed)
+        assert now <= waiting <= now + interval + 1e-9
+    (frame,) = drain(box, waiting)
+    sent.append((waiting, frame["n"]))
+    assert all(b - a >= interval - 1e-9 for (a, _), (b, _) in itertools.pairwise(sent))
+    assert sent[-1][1] == len(gaps) - 1

@@ -11,7 +11,7 @@ When the batch is written, Redis numbers each one for its trader (adapters/event
 socket's own `"seq":M` in front when it sends it. Both are splices of text, never a second
 encoding: the body a trader gets is byte for byte what the engine built.
 
-The trade record is the one the HTTP API shows (services/server/views.py): prices and USD
+The trade record is the one the HTTP API shows (codec/trades.py defines it for both): prices and USD
 amounts as exact decimal numbers in human units, times in ISO 8601 UTC; the side is
 `tradeType` (as in history items), because `type` names the message (`order`, `account`).
 Event names (SPEC §8): `placed` (a limit/stop order waits), `opened` (a position at
@@ -26,12 +26,13 @@ caller).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import orjson
 
 from exness.codec import CodecError
+from exness.codec.trades import close_fields, iso_from_us, order_fields, position_fields
 from exness.domain.account import Account
 from exness.domain.assets import ASSETS
 from exness.domain.messages import (
@@ -42,7 +43,6 @@ from exness.domain.messages import (
     TradeClosed,
     TradeOpened,
 )
-from exness.domain.money import USD_DECIMALS
 from exness.domain.orders import PendingOrder
 from exness.domain.positions import Position
 from exness.domain.quotes import Quote
@@ -68,7 +68,6 @@ __all__ = [
 ACCOUNT_CHANNEL = "account"
 QUOTES_CHANNEL = "quotes"
 _TRADER_SEQ = '{"traderSeq":'
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def decimal_text(units: int, places: int) -> str:
@@ -85,70 +84,22 @@ def _number(units: int, places: int) -> orjson.Fragment:
     return orjson.Fragment(decimal_text(units, places))
 
 
-def _price(asset: str, units: int | None) -> orjson.Fragment | None:
-    return None if units is None else _number(units, ASSETS[asset].decimals)
-
-
-def _usd(cents: int) -> orjson.Fragment:
-    return _number(cents, USD_DECIMALS)
-
-
-def iso_from_us(us: int) -> str:
-    """µs since the epoch as ISO 8601 UTC, as the HTTP API writes times."""
-    return (_EPOCH + timedelta(microseconds=us)).isoformat().replace("+00:00", "Z")
+SIDE = "tradeType"  # `type` names the message
 
 
 def position_record(position: Position) -> dict[str, Any]:
     """An open position as the HTTP API shows it (the create and open-trades answers)."""
-    asset = position.asset
-    return {
-        "orderId": position.order_id,
-        "asset": asset,
-        "tradeType": position.side,
-        "status": "open",
-        "margin": _usd(position.margin),
-        "leverage": position.leverage,
-        "openPrice": _price(asset, position.open_price),
-        "liquidationPrice": _price(asset, position.liquidation_price),
-        "stopLoss": _price(asset, position.stop_loss),
-        "takeProfit": _price(asset, position.take_profit),
-        "createdAt": iso_from_us(position.opened_at),
-    }
+    return {"status": "open", **position_fields(position, _number, SIDE)}
 
 
 def pending_record(order: PendingOrder, status: str = "pending") -> dict[str, Any]:
     """A limit or stop order as the HTTP API shows it (GET /orders/pending)."""
-    asset = order.asset
-    return {
-        "orderId": order.order_id,
-        "asset": asset,
-        "tradeType": order.side,
-        "status": status,
-        "orderType": order.order_type,
-        "triggerPrice": _price(asset, order.trigger_price),
-        "margin": _usd(order.margin),
-        "leverage": order.leverage,
-        "stopLoss": _price(asset, order.stop_loss),
-        "takeProfit": _price(asset, order.take_profit),
-        "createdAt": iso_from_us(order.placed_at),
-    }
+    return {"status": status, **order_fields(order, _number, SIDE)}
 
 
 def _closed_record(close: TradeClosed) -> dict[str, Any]:
     """One close, as the close answer shows it: the position before it, and the close."""
-    record = position_record(close.position)
-    remaining = close.remaining
-    record.update(
-        status="open" if remaining else "closed",
-        closedMargin=_usd(close.margin),
-        remainingMargin=_usd(remaining),
-        closePrice=_price(close.position.asset, close.close_price),
-        pnl=_usd(close.pnl),
-        closeReason=close.reason,
-        liquidated=close.liquidated,
-        closedAt=iso_from_us(close.closed_at),
-    )
-    return record
+    return {**position_fields(close.position, _number, SIDE), **close_fields(close, _number)}
 
 
 def order_owner(operation: DbOperation) -> str:

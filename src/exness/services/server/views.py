@@ -1,7 +1,8 @@
 """Engine results and DB rows as the API shows them: exact decimals in human units.
 
-Each function builds one response model (schemas.py) from a typed engine result or a row;
-adding a field to a trade record is a change here, in the domain and in the codec.
+Each function builds one response model (schemas.py) from a typed engine result or a row.
+The fields of a trade are defined once, in codec/trades.py, for these answers and the live
+events alike.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from exness.codec.trades import close_fields, iso_from_us, order_fields, position_fields
 from exness.domain.assets import ASSETS
 from exness.domain.messages import (
     Account,
@@ -62,8 +64,6 @@ __all__ = [
     "usd",
 ]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
 
 def price(asset: str, units: int) -> Decimal:
     return to_decimal(units, ASSETS[asset].decimals)
@@ -71,10 +71,6 @@ def price(asset: str, units: int) -> Decimal:
 
 def usd(cents: int) -> Decimal:
     return to_decimal(cents, USD_DECIMALS)
-
-
-def iso_from_us(us: int) -> str:
-    return (_EPOCH + timedelta(microseconds=us)).isoformat().replace("+00:00", "Z")
 
 
 def iso_from_datetime(moment: datetime) -> str:
@@ -85,40 +81,12 @@ def iso(moment: datetime | None) -> str | None:
     return None if moment is None else iso_from_datetime(moment)
 
 
-def _level(asset: str, units: int | None) -> Decimal | None:
-    return None if units is None else price(asset, units)
-
-
 def _position_fields(position: Position) -> dict[str, Any]:
-    asset = position.asset
-    return {
-        "orderId": position.order_id,
-        "asset": asset,
-        "type": position.side,
-        "margin": usd(position.margin),
-        "leverage": position.leverage,
-        "openPrice": price(asset, position.open_price),
-        "liquidationPrice": price(asset, position.liquidation_price),
-        "stopLoss": _level(asset, position.stop_loss),
-        "takeProfit": _level(asset, position.take_profit),
-        "createdAt": iso_from_us(position.opened_at),
-    }
+    return position_fields(position, to_decimal, "type")
 
 
 def _order_fields(order: PendingOrder) -> dict[str, Any]:
-    asset = order.asset
-    return {
-        "orderId": order.order_id,
-        "asset": asset,
-        "type": order.side,
-        "orderType": order.order_type,
-        "triggerPrice": price(asset, order.trigger_price),
-        "margin": usd(order.margin),
-        "leverage": order.leverage,
-        "stopLoss": _level(asset, order.stop_loss),
-        "takeProfit": _level(asset, order.take_profit),
-        "createdAt": iso_from_us(order.placed_at),
-    }
+    return order_fields(order, to_decimal, "type")
 
 
 def created_trade(result: PositionOpened) -> TradeCreated:
@@ -146,17 +114,9 @@ def modified(result: Modified) -> ModifiedPosition | ModifiedOrder:
 
 def closed_trade(result: PositionClosed) -> TradeClosedAnswer:
     close = result.close
-    asset = close.position.asset
     return TradeClosedAnswer(
         **_position_fields(close.position),
-        closedMargin=usd(close.margin),
-        remainingMargin=usd(close.remaining),
-        status="open" if close.remaining else "closed",
-        closePrice=price(asset, close.close_price),
-        pnl=usd(close.pnl),
-        closeReason=close.reason,
-        liquidated=close.liquidated,
-        closedAt=iso_from_us(close.closed_at),
+        **close_fields(close, to_decimal),
         balance=result.balance,
     )
 

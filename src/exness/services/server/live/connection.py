@@ -262,12 +262,12 @@ class LiveConnection:
 
     # ---- data from the hub -----------------------------------------------------------------
 
-    def coalesce(self, key: str, body: str) -> None:
-        """A quote or a candle: only the latest of `key` waits."""
+    def coalesce(self, key: str, body: str, at: float | None = None) -> None:
+        """A quote or a candle: only the latest of `key` waits (`at`: its own time, Outbox)."""
         if self.close_code is not None:
             return
         now = self.now()
-        due = self.outbox.coalesce(key, body, now)
+        due = self.outbox.coalesce(key, body, now, at)
         slow = self.outbox.too_slow(now)  # a private event stuck behind a stalled reader
         if slow is not None:
             self.close(TRY_AGAIN, slow)

@@ -73,7 +73,8 @@ class LiveHub:
         self.connections: set[LiveConnection] = set()
         self._quotes: set[LiveConnection] = set()
         self._accounts: dict[str, set[LiveConnection]] = {}
-        self.latest_quotes: dict[str, str] = {}  # asset -> its newest quote message
+        # asset -> its newest quote message and the feed's time of it (s)
+        self.latest_quotes: dict[str, tuple[str, float]] = {}
         self._to_flush: dict[LiveConnection, None] = {}  # in the order they were queued for
         self._flush_scheduled = False
 
@@ -89,10 +90,11 @@ class LiveHub:
             message = quote_message(asset, quote)
         except (CodecError, KeyError):
             return
-        self.latest_quotes[asset] = message
+        at = quote.ts / 1e6  # the feed's time: the clock of the rate per asset (Outbox)
+        self.latest_quotes[asset] = (message, at)
         key = f"quotes:{asset}"
         for connection in tuple(self._quotes):  # one found too slow leaves the set
-            connection.coalesce(key, message)
+            connection.coalesce(key, message, at)
 
     def on_events(self, raw: bytes) -> None:
         accounts = self._accounts
@@ -166,8 +168,8 @@ class LiveHub:
 
     def join_quotes(self, connection: LiveConnection) -> None:
         self._quotes.add(connection)
-        for asset, message in self.latest_quotes.items():
-            connection.coalesce(f"quotes:{asset}", message)
+        for asset, (message, at) in self.latest_quotes.items():
+            connection.coalesce(f"quotes:{asset}", message, at)
 
     def leave_quotes(self, connection: LiveConnection) -> None:
         self._quotes.discard(connection)

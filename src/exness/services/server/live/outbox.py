@@ -10,13 +10,15 @@ Three kinds of frames:
   up and is to be closed (1013) — `private()` and `too_slow()` say so;
 - coalesced messages (quotes per asset, the current candle per channel): only the latest of
   each key waits, and a key is sent at most once per `interval_s`; the latest always goes out
-  at the end of its interval. The interval runs from the previous message's *slot* (when it
-  was due: its arrival, or the end of the interval it waited for), not from when the sender
-  got round to it: measured from the send, every write's own delay would push the next slot
-  later, and with a feed quoting once per interval the delays add up until each quote waits
-  almost a whole interval (the bench saw p50 44 / p99 100 ms at a thousand sockets). So a
-  client gets at most one message of a key per interval of slots, and the writes themselves
-  are as far apart give or take the time a write takes.
+  within an interval. The interval is measured on the message's own clock (`at`: a quote's
+  time at the feed; a candle's arrival), from the previous message's *slot* (its own time, or
+  the end of the interval it waited for). Measured from the writes instead, each write's
+  delay pushed the next slot later, and with a feed quoting once per interval the delays
+  added up until each quote waited almost a whole interval (the bench saw p50 44 / p99
+  100 ms at a thousand sockets); measured from arrivals, a quote delayed on its way held
+  back the next one, which came in on time, by as much. So the quotes a client gets of an
+  asset are an interval apart by the feed's clock (their `ts`), and each waits only for
+  that, never for the delays of the ones before it.
 
 Data messages (private and coalesced) get the socket's `seq` (+1 each) when they are taken.
 """
@@ -46,8 +48,9 @@ class Outbox:
         self._control: deque[str] = deque()
         self._private: deque[tuple[float, str, bool]] = deque()  # (queued at, body, numbered)
         self._latest: dict[str, str] = {}  # key -> the newest body not yet sent
-        self._due: dict[str, float] = {}  # key -> the slot of the body waiting
-        self._next: dict[str, float] = {}  # key -> when its next slot may be
+        self._slot: dict[str, float] = {}  # key -> the own-time slot of the body waiting
+        self._due: dict[str, float] = {}  # key -> when the body waiting may go (our clock)
+        self._next: dict[str, float] = {}  # key -> the own time its next slot may have
 
     def __len__(self) -> int:
         return len(self._control) + len(self._private) + len(self._latest)
@@ -74,12 +77,20 @@ class Outbox:
             return f"too slow: a private event waited {now - private[0][0]:.1f} s"
         return None
 
-    def coalesce(self, key: str, body: str, now: float) -> float:
-        """Make `body` the next message of `key`, replacing one not yet sent; when it may go."""
+    def coalesce(self, key: str, body: str, now: float, at: float | None = None) -> float:
+        """Make `body` the next message of `key`, replacing one not yet sent; when it may go.
+        `at`: the message's own time (s, its source's clock; default `now`)."""
+        at = now if at is None else at
         self._latest[key] = body
-        due = self._due.get(key)
-        if due is None:
-            due = self._due[key] = max(now, self._next.get(key, now))
+        slot = self._next.get(key, at)
+        if slot <= at:
+            slot, wait = at, 0.0
+        elif slot - at <= self.interval_s:
+            wait = slot - at
+        else:  # the source's clock went back: wait an interval, by ours
+            slot, wait = at + self.interval_s, self.interval_s
+        self._slot[key] = slot
+        due = self._due[key] = now + wait
         return due
 
     def forget(self, prefix: str) -> None:
@@ -87,6 +98,7 @@ class Outbox:
         for key in [key for key in self._latest if key.startswith(prefix)]:
             del self._latest[key]
             del self._due[key]
+            del self._slot[key]
 
     # ---- taking --------------------------------------------------------------------------
 
@@ -108,7 +120,7 @@ class Outbox:
             return None, soonest - now
         body = self._latest.pop(soonest_key)
         del self._due[soonest_key]
-        self._next[soonest_key] = soonest + self.interval_s
+        self._next[soonest_key] = self._slot.pop(soonest_key) + self.interval_s
         return self._number(body), None
 
     def take_ready(self, now: float, limit: int = 64) -> tuple[list[str], float | None]:

@@ -32,11 +32,10 @@ from typing import Any, cast
 from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.exceptions import InvalidState
 from websockets.http11 import Request
 from websockets.protocol import State
 
-__all__ = ["SEND_MANY", "LiveWebSocketProtocol"]
+__all__ = ["SEND_MANY", "LiveWebSocketProtocol", "text_frame"]
 
 # An ASGI extension of ours: {"type": SEND_MANY, "texts": [...]} sends text frames in one
 # write. The scope's "extensions" name it when the server offers it.
@@ -104,12 +103,14 @@ class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.disconnected or self.close_sent:
             return False
         conn = self.conn
-        try:
+        if conn.state is not State.OPEN:
+            return False
+        if conn.extensions:  # never with ws_per_message_deflate=False, as we run it
             for text in texts:
                 conn.send_text(text.encode())
-        except InvalidState:
-            return False
-        self.transport.write(b"".join(conn.data_to_send()))
+            self.transport.write(b"".join(conn.data_to_send()))
+        else:  # the frames websockets would build (tested), without its per-frame objects
+            self.transport.write(b"".join([text_frame(text.encode()) for text in texts]))
         return True
 
     def keepalive_timeout(self) -> None:
@@ -119,3 +120,14 @@ class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
     def _abort(self) -> None:
         if not self.disconnected:
             self.transport.abort()
+
+
+def text_frame(payload: bytes) -> bytes:
+    """A whole, unmasked text frame (RFC 6455 §5.2), as a server sends it: FIN and the text
+    opcode, then the payload's length in 7 bits, or 126 and 16 bits, or 127 and 64 bits."""
+    size = len(payload)
+    if size < 126:
+        return bytes((0x81, size)) + payload
+    if size < 1 << 16:
+        return b"\x81\x7e" + size.to_bytes(2, "big") + payload
+    return b"\x81\x7f" + size.to_bytes(8, "big") + payload
