@@ -5,11 +5,14 @@ keep what they promise and a reader catches up from them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import subprocess
 import time
 
 import orjson
 import pytest
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from exness.adapters import keys
 from exness.adapters.db.session import create_engine
@@ -287,3 +290,51 @@ async def test_the_subscriber_hears_quotes_and_events_and_comes_back(redis_clien
     finally:
         await subscriber.stop()
     assert quotes == [b"q1", b"q2"] and events == [b"e1"]
+
+
+@pytest.fixture
+def password_valkey(tmp_path):
+    """A Valkey of its own on a TCP port that wants a password."""
+    from exness.adapters.embedded import _valkey_binary
+    from tests.e2e.processes import free_port
+
+    port = free_port()
+    argv = [str(_valkey_binary()), "--port", str(port), "--bind", "127.0.0.1"]
+    argv += ["--requirepass", "s3cret", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)]
+    server = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+    try:
+        yield port
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+async def test_the_subscriber_signs_in_to_a_redis_with_a_password(password_valkey):
+    port = password_valkey
+    publisher = aioredis.Redis.from_url(f"redis://:s3cret@127.0.0.1:{port}/0")
+    for _ in range(100):  # the server starting
+        with contextlib.suppress(RedisConnectionError):
+            await publisher.ping()
+            break
+        await asyncio.sleep(0.05)
+    quotes: list[bytes] = []
+
+    async def nothing() -> None:
+        return None
+
+    right = LiveSubscriber(f"redis://:s3cret@127.0.0.1:{port}/0", quotes.append, print, nothing)
+    wrong = LiveSubscriber(f"redis://:nope@127.0.0.1:{port}/0", quotes.append, print, nothing)
+    await right.start()
+    await wrong.start()
+    try:
+        await asyncio.wait_for(right.connected.wait(), 5)
+        await publisher.publish(keys.PRICE_CHANNEL, b"q1")
+        while not quotes:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)
+        assert quotes == [b"q1"]  # heard once: the wrong password subscribed to nothing
+        assert not wrong.connected.is_set()
+    finally:
+        await right.stop()
+        await wrong.stop()
+        await publisher.aclose()

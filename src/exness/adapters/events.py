@@ -32,9 +32,9 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
-from redis.exceptions import RedisError
 
 from exness.adapters import keys
+from exness.adapters.pubsub import Subscription, subscribe
 from exness.backoff import Backoff
 from exness.log import get_logger
 
@@ -158,8 +158,9 @@ Handler = Callable[[bytes], None]
 
 class LiveSubscriber:
     """One pub/sub connection per server process: the engine's quotes (`prices`) and the
-    traders' events (`live:events`). `on_subscribed` runs (and is awaited) each time both
-    subscriptions are in place, first and after every reconnect."""
+    traders' events (`live:events`). The messages of each read go to their handlers as the
+    bytes arrive (adapters/pubsub.py), then `on_batch` runs once. `on_subscribed` runs (and
+    is awaited) each time both subscriptions are in place, first and after every reconnect."""
 
     def __init__(
         self,
@@ -167,6 +168,7 @@ class LiveSubscriber:
         on_quote: Handler,
         on_events: Handler,
         on_subscribed: Callable[[], Awaitable[None]],
+        on_batch: Callable[[], None] = lambda: None,
     ) -> None:
         self._url = url
         self._handlers = {
@@ -174,11 +176,13 @@ class LiveSubscriber:
             keys.LIVE_CHANNEL.encode(): on_events,
         }
         self._on_subscribed = on_subscribed
+        self._on_batch = on_batch
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
 
     PING_S = 1.0
     SILENT_S = 5.0
+    CONNECT_TIMEOUT_S = 5.0
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="live-subscriber")
@@ -192,45 +196,46 @@ class LiveSubscriber:
     async def _listen(self) -> None:
         backoff = Backoff(initial=0.05, maximum=1.0)
         while True:
-            client = aioredis.Redis.from_url(
-                self._url, health_check_interval=0, socket_connect_timeout=5.0
-            )
+            subscription = None
             try:
-                async with client.pubsub() as pubsub:
-                    await pubsub.subscribe(*self._handlers)
-                    await self._read(pubsub, backoff)
-            except (RedisError, OSError, TimeoutError) as error:
+                subscription = await subscribe(
+                    self._url,
+                    list(self._handlers),
+                    self._dispatch,
+                    self._on_batch,
+                    self.CONNECT_TIMEOUT_S,
+                )
+                await self._watch(subscription, backoff)
+            except (OSError, TimeoutError, ConnectionError) as error:
                 log.warning("live subscription lost; reconnecting", error=repr(error))
             finally:
                 self.connected.clear()
-                with contextlib.suppress(RedisError, OSError):
-                    await client.aclose()
+                if subscription is not None:
+                    subscription.close()
             await asyncio.sleep(backoff.next_delay())
 
-    async def _read(self, pubsub: aioredis.client.PubSub, backoff: Backoff) -> None:
-        """Messages until the connection fails or falls silent: a ping after PING_S without a
-        message, and nothing at all (pongs included) for SILENT_S means a dead connection."""
-        waiting = set(self._handlers)
+    async def _watch(self, subscription: Subscription, backoff: Backoff) -> None:
+        """Until the connection fails or falls silent: a ping after PING_S without a word
+        from Redis, and nothing at all (pongs included) for SILENT_S means a dead one."""
         loop = asyncio.get_running_loop()
-        heard = pinged = loop.time()
+        pinged = loop.time()
+        announced = False
         while True:
-            message = await pubsub.get_message(timeout=self.PING_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(subscription.changed.wait(), self.PING_S)
+            subscription.changed.clear()
+            if subscription.lost is not None:
+                raise ConnectionError(f"the subscription ended: {subscription.lost!r}")
+            if subscription.subscribed and not announced:
+                announced = True
+                backoff.reset()
+                self.connected.set()
+                await self._on_subscribed()
             now = loop.time()
-            if message is not None:
-                heard = now
-                kind = message["type"]
-                if kind == "message":
-                    self._dispatch(message["channel"], message["data"])
-                elif kind == "subscribe":
-                    waiting.discard(message["channel"])
-                    if not waiting:
-                        backoff.reset()
-                        self.connected.set()
-                        await self._on_subscribed()
-            if now - heard > self.SILENT_S:
+            if now - subscription.heard_at > self.SILENT_S:
                 raise TimeoutError(f"nothing on the subscription for {self.SILENT_S} s")
-            if now - heard >= self.PING_S and now - pinged >= self.PING_S:
-                await pubsub.ping()
+            if now - subscription.heard_at >= self.PING_S and now - pinged >= self.PING_S:
+                subscription.send(b"PING")
                 pinged = now
 
     def _dispatch(self, channel: bytes, data: bytes) -> None:

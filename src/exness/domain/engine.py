@@ -91,6 +91,7 @@ from exness.domain.orders import (
 from exness.domain.positions import LONG, SIDES, Position, liquidation_trigger, pnl
 from exness.domain.quotes import Quote, quote_of
 from exness.domain.state import ClosedOrder, EngineState, Ledger, Outcome, RecentReply
+from exness.domain.totals import AccountTotals, exposure
 from exness.domain.triggers import (
     ASK_FALLS,
     ASK_RISES,
@@ -140,6 +141,7 @@ class Engine:
         self._recent: OrderedDict[str, tuple[Reply, int]] = OrderedDict()  # (answer, µs)
         self._reserved = 0  # cents held by all pending orders (for the invariant)
         self._used = 0  # cents in all open positions
+        self._totals = AccountTotals()  # each trader's, for account()
         self.ledger = Ledger()
         # command type -> (handler, whether it changes state and so is applied at most once)
         self._handlers: dict[type[Any], tuple[Callable[[Any], list[Event]], bool]] = {
@@ -254,6 +256,21 @@ class Engine:
     def account(self, user_id: str) -> Account:
         """The trader's account (SPEC §7.6), at the latest bid/ask of each asset."""
         balance = self._wallet(user_id)
+        totals, positions = self._totals, self._positions
+        open_ids = self._open_by_user[user_id]
+        mine = (positions[order_id] for order_id in open_ids)
+        unrealized = totals.unrealized(user_id, self._quotes, mine)
+        return Account(
+            balance,
+            totals.reserved(user_id),
+            totals.used(user_id),
+            unrealized,
+            len(open_ids),
+            len(self._pending_by_user[user_id]),
+        )
+
+    def _account_by_pass(self, user_id: str) -> Account:
+        """account() the slow way, a pass over the trader's orders (to check the totals)."""
         positions, quotes = self._positions, self._quotes
         used = unrealized = 0
         open_ids = self._open_by_user[user_id]
@@ -262,10 +279,10 @@ class Engine:
             used += position.margin
             quote = quotes.get(position.asset)
             if quote is not None:
-                price = quote.bid if position.side == LONG else quote.ask
-                unrealized += max(position.pnl_at(price), -position.margin)
+                unrealized += exposure(position, quote.bid, quote.ask)
         pending_ids = self._pending_by_user[user_id]
         reserved = sum(self._pending[order_id].margin for order_id in pending_ids)
+        balance = self._balances[user_id]
         return Account(balance, reserved, used, unrealized, len(open_ids), len(pending_ids))
 
     def total_value(self) -> int:
@@ -285,6 +302,10 @@ class Engine:
                 f"running totals broken: used {self._used} (orders say {used}), "
                 f"reserved {self._reserved} (orders say {reserved})"
             )
+        for user_id in self._balances:
+            kept, counted = self.account(user_id), self._account_by_pass(user_id)
+            if kept != counted:
+                raise AssertionError(f"{user_id}'s account {kept} != {counted} by a pass")
 
     # ---- command handlers --------------------------------------------------------------------
 
@@ -384,6 +405,7 @@ class Engine:
         self._pending[order.order_id] = order
         self._pending_by_user[order.user_id][order.order_id] = None
         self._reserved += order.margin
+        self._totals.reserve(order.user_id, order.margin)
         self._books[order.asset].add(_fill_direction(order), PENDING, trigger, order.order_id)
         return [Reply(command.request_id, PendingPlaced(order, balance)), OrderPlaced(order)]
 
@@ -449,6 +471,7 @@ class Engine:
         del self._pending_by_user[user_id][order_id]
         self._books[order.asset].remove(PENDING, order_id)
         self._reserved -= order.margin
+        self._totals.reserve(user_id, -order.margin)
         balance = self._balances[user_id] + order.margin
         self._balances[user_id] = balance
         self._closed[order_id] = ClosedOrder(user_id, "cancelled")
@@ -484,6 +507,7 @@ class Engine:
         order = self._pending.pop(order_id)
         del self._pending_by_user[order.user_id][order_id]
         self._reserved -= order.margin
+        self._totals.reserve(order.user_id, -order.margin)
         price = quote.ask if order.side == LONG else quote.bid
         position = Position(
             order_id,
@@ -521,6 +545,7 @@ class Engine:
         self._positions[order_id] = position
         self._open_by_user[position.user_id][order_id] = None
         self._used += position.margin
+        self._totals.opened(position)
         long = position.side == LONG
         if not long or position.liquidation_price > 0:  # a 1x long is never liquidated
             direction = BID_FALLS if long else ASK_RISES
@@ -561,8 +586,10 @@ class Engine:
             self._balances[user_id] += returned
         self._used -= part
         if part < position.margin:
-            self._positions[order_id] = position.with_margin(position.margin - part)
+            remaining = self._positions[order_id] = position.with_margin(position.margin - part)
+            self._totals.closed(position, remaining)
         else:
+            self._totals.closed(position, None)
             del self._positions[order_id]
             del self._open_by_user[user_id][order_id]
             book = self._books[position.asset]
@@ -657,6 +684,7 @@ class Engine:
             engine._positions[order_id] = position
             engine._open_by_user[position.user_id][order_id] = None
             engine._used += position.margin
+            engine._totals.opened(position)
             mine = entries[position.asset]
             if not long or position.liquidation_price > 0:
                 mine.append(
@@ -679,6 +707,7 @@ class Engine:
             engine._pending[order.order_id] = order
             engine._pending_by_user[order.user_id][order.order_id] = None
             engine._reserved += order.margin
+            engine._totals.reserve(order.user_id, order.margin)
             entries[order.asset].append(
                 (_fill_direction(order), PENDING, order.trigger_price, order.order_id)
             )

@@ -76,7 +76,7 @@ class LiveHub:
         # asset -> its newest quote message and the feed's time of it (s)
         self.latest_quotes: dict[str, tuple[str, float]] = {}
         self._to_flush: dict[LiveConnection, None] = {}  # in the order they were queued for
-        self._flush_scheduled = False
+        self._flush_handle: asyncio.Handle | None = None
 
     @property
     def full(self) -> bool:
@@ -106,14 +106,21 @@ class LiveHub:
                     connection.private(seq, message)
 
     def flush_soon(self, connection: LiveConnection) -> None:
-        """`connection` has data ready: send it at the end of this turn of the loop."""
+        """`connection` has data ready: send it at the end of this turn of the loop (or
+        at once, when the subscription's read is done: `flush_now`)."""
         self._to_flush[connection] = None
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+        if self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
+
+    def flush_now(self) -> None:
+        """Send what is ready on every socket now (after a read of the subscription: what
+        it brought goes out without waiting for the loop's other work)."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush()
 
     def _flush(self) -> None:
-        self._flush_scheduled = False
+        self._flush_handle = None
         connections, self._to_flush = self._to_flush, {}
         for connection in connections:
             connection.flush()
@@ -213,7 +220,9 @@ async def live_updates(
         slow_after_s=settings.ws_slow_after_s,
     )
     hub = LiveHub(EventLog(client), CandleBook(redis_url, client, db), limits, sessions)
-    subscriber = LiveSubscriber(redis_url, hub.on_quote, hub.on_events, hub.on_subscribed)
+    subscriber = LiveSubscriber(
+        redis_url, hub.on_quote, hub.on_events, hub.on_subscribed, on_batch=hub.flush_now
+    )
     stop_listening = None if sessions is None else sessions.on_revoked(hub.on_revoked)
     await subscriber.start()
     try:
