@@ -256,10 +256,8 @@ class Engine:
     def account(self, user_id: str) -> Account:
         """The trader's account (SPEC §7.6), at the latest bid/ask of each asset."""
         balance = self._wallet(user_id)
-        totals, positions = self._totals, self._positions
-        open_ids = self._open_by_user[user_id]
-        mine = (positions[order_id] for order_id in open_ids)
-        unrealized = totals.unrealized(user_id, self._quotes, mine)
+        totals, open_ids = self._totals, self._open_by_user[user_id]
+        unrealized = totals.unrealized(user_id, self._quotes, self._positions)
         return Account(
             balance,
             totals.reserved(user_id),
