@@ -98,6 +98,8 @@ class LiveHub:
 
     def on_events(self, raw: bytes) -> None:
         accounts = self._accounts
+        if not accounts:  # no socket here follows an account: nothing to read
+            return
         for trader, message in decode_live_batch(raw):
             followers = accounts.get(trader)
             if followers:
