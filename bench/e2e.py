@@ -45,6 +45,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -58,7 +60,7 @@ from tests.e2e.processes import Services, free_port, wait_until
 
 from bench.loadgen import Plan, run_generator
 from bench.results import median, percentile, record, show
-from bench.stores import stores
+from bench.stores import Stores, stores
 from exness.adapters import keys
 from exness.adapters.db.urls import asyncpg_dsn
 from exness.codec.prices import decode_price_key
@@ -174,71 +176,48 @@ def ms(seconds: float) -> float:
 
 
 def run() -> dict[str, float | int | str]:
-    with stores() as running, tempfile.TemporaryDirectory() as scratch:
-        redis_url, database_url = running.redis_url, running.database_url
-        logs = Path(scratch)
-        feed = FakeFeed(logs / "feed.log")
-        mailbox = Mailbox()
-        smtp_port = free_port()
-        smtp = Controller(mailbox, hostname="127.0.0.1", port=smtp_port)
-        smtp.start()
-        port, env = stack_env(logs, redis_url, database_url, feed.url, smtp_port)
-        if PRICE_BATCH_MS is not None:
-            env["PRICE_BATCH_MS"] = PRICE_BATCH_MS
-        env.update(
-            {
-                "SERVER_WORKERS": WORKERS,
-                "LOG_LEVEL": "WARNING",
-                "ENGINE_RPC_TIMEOUT_S": "10",
-                "SNAPSHOT_INTERVAL_S": "20",
-            }
+    settings = {
+        "SERVER_WORKERS": WORKERS,
+        "LOG_LEVEL": "WARNING",
+        "ENGINE_RPC_TIMEOUT_S": "10",
+        "SNAPSHOT_INTERVAL_S": "20",
+    }
+    if PRICE_BATCH_MS is not None:
+        settings["PRICE_BATCH_MS"] = PRICE_BATCH_MS
+    with running_platform(settings) as platform:
+        api, port, services, feed = platform.api, platform.port, platform.services, platform.feed
+        redis_url, database_url = platform.stores.redis_url, platform.stores.database_url
+        quoter = platform.quoter
+        tokens = sign_in(api, platform.mailbox, CLIENTS + 1)
+        liquidation_token = tokens.pop()
+
+        plan = Plan("127.0.0.1", port, SECONDS, 3.0, "trades", tokens)
+        plan.cpu_pids = platform_pids(services, platform.stores)
+        trades = load(plan)
+        health = load(Plan("127.0.0.1", port, min(SECONDS, 10.0), 2.0, "health", tokens))
+
+        quoter.paused.set()
+        to_engine, to_db = liquidation_latencies(
+            api, liquidation_token, redis_url, database_url, feed, LIQUIDATION_ROUNDS
         )
-        api = f"http://127.0.0.1:{port}"
-        services = Services(env, logs)
-        quoter = Quoter(feed)
-        try:
-            services.start("dbprocessor", "engine", "poller", "server")
-            wait_until(lambda: feed.state()["connections"], 30, "the poller")
-            quoter.start()
-            wait_until(lambda: _healthy(api), 60, "a healthy platform", every=0.1)
-            tokens = sign_in(api, mailbox, CLIENTS + 1)
-            liquidation_token = tokens.pop()
-
-            plan = Plan("127.0.0.1", port, SECONDS, 3.0, "trades", tokens)
-            plan.cpu_pids = platform_pids(services, running)
-            trades = load(plan)
-            health = load(Plan("127.0.0.1", port, min(SECONDS, 10.0), 2.0, "health", tokens))
-
-            quoter.paused.set()
-            to_engine, to_db = liquidation_latencies(
-                api, liquidation_token, redis_url, database_url, feed, LIQUIDATION_ROUNDS
-            )
-            figures = summarize(trades, health, to_engine, to_db)
-            quoter.paused.clear()
-            figures.update(idempotency_cost(port, tokens, plan.cpu_pids))
-            quoter.paused.set()
-            # The same with the SPEC's 100 ms batch window, for comparison (README, Performance)
-            services["poller"].stop()
-            services.env["PRICE_BATCH_MS"] = "100"  # a window, as the SPEC once asked
-            services["poller"].start()
-            wait_until(lambda: _subscribed(feed), 30, "the restarted poller")
-            batched, _ = liquidation_latencies(
-                api, liquidation_token, redis_url, database_url, feed, 30
-            )
-            figures["tick_to_liquidation_p99_ms_batch100"] = ms(percentile(batched, 0.99))
-            figures["e2e_settings"] = (
-                f"{CLIENTS} clients, {SECONDS:g} s, server workers {WORKERS}, "
-                "RATE_LIMIT_PER_MINUTE=0, RATE_LIMIT_PER_TRADER_PER_MINUTE=0, "
-                f"PRICE_BATCH_MS={PRICE_BATCH_MS or 'default (0)'}"
-            )
-        except BaseException:
-            print(services.report(), file=sys.stderr)
-            raise
-        finally:
-            quoter.stopped.set()
-            services.stop_all()
-            smtp.stop()
-            feed.stop()
+        figures = summarize(trades, health, to_engine, to_db)
+        quoter.paused.clear()
+        figures.update(idempotency_cost(port, tokens, plan.cpu_pids))
+        quoter.paused.set()
+        # The same with the SPEC's 100 ms batch window, for comparison (README, Performance)
+        services["poller"].stop()
+        services.env["PRICE_BATCH_MS"] = "100"  # a window, as the SPEC once asked
+        services["poller"].start()
+        wait_until(lambda: _subscribed(feed), 30, "the restarted poller")
+        batched, _ = liquidation_latencies(
+            api, liquidation_token, redis_url, database_url, feed, 30
+        )
+        figures["tick_to_liquidation_p99_ms_batch100"] = ms(percentile(batched, 0.99))
+        figures["e2e_settings"] = (
+            f"{CLIENTS} clients, {SECONDS:g} s, server workers {WORKERS}, "
+            "RATE_LIMIT_PER_MINUTE=0, RATE_LIMIT_PER_TRADER_PER_MINUTE=0, "
+            f"PRICE_BATCH_MS={PRICE_BATCH_MS or 'default (0)'}"
+        )
     show("end to end through HTTP (all processes on this machine)", figures)
     record("e2e", figures)
     return figures
@@ -256,6 +235,52 @@ def platform_pids(services: Services, running) -> list[int]:
             children = psutil.Process(service.process.pid).children(recursive=True)
             pids += [child.pid for child in children]
     return pids
+
+
+@dataclass
+class BenchPlatform:
+    """The platform a benchmark runs against (`running_platform`)."""
+
+    api: str
+    port: int
+    stores: Stores
+    services: Services
+    feed: FakeFeed
+    mailbox: Mailbox
+    quoter: Quoter
+
+
+@contextlib.contextmanager
+def running_platform(settings: dict[str, str]) -> Iterator[BenchPlatform]:
+    """The four services as processes on embedded (or BENCH_*_URL) stores, with `settings`
+    over the e2e stack's environment; the fake Backpack feed quoted by a Quoter, mail to an
+    SMTP sink; healthy when the block starts, all stopped after it (a failure prints the
+    services' logs)."""
+    with stores() as running, tempfile.TemporaryDirectory() as scratch:
+        logs = Path(scratch)
+        feed = FakeFeed(logs / "feed.log")
+        mailbox = Mailbox()
+        smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+        smtp.start()
+        port, env = stack_env(logs, running.redis_url, running.database_url, feed.url, smtp.port)
+        env.update(settings)
+        api = f"http://127.0.0.1:{port}"
+        services = Services(env, logs)
+        quoter = Quoter(feed)
+        try:
+            services.start("dbprocessor", "engine", "poller", "server")
+            wait_until(lambda: feed.state()["connections"], 30, "the poller")
+            quoter.start()
+            wait_until(lambda: _healthy(api), 60, "a healthy platform", every=0.1)
+            yield BenchPlatform(api, port, running, services, feed, mailbox, quoter)
+        except BaseException:
+            print(services.report(), file=sys.stderr)
+            raise
+        finally:
+            quoter.stopped.set()
+            services.stop_all()
+            smtp.stop()
+            feed.stop()
 
 
 def _subscribed(feed: FakeFeed) -> bool:

@@ -28,20 +28,14 @@ from __future__ import annotations
 import gzip
 import os
 import statistics
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import redis
-from aiosmtpd.controller import Controller
 from playwright.sync_api import Browser, sync_playwright
-from tests.e2e.conftest import FakeFeed, Mailbox, stack_env
-from tests.e2e.processes import Services, free_port, wait_until
 
-from bench.e2e import Quoter, _healthy, sign_in
+from bench.e2e import running_platform, sign_in
 from bench.results import percentile, record, show
-from bench.stores import stores
 from exness.adapters import keys
 from exness.codec.prices import encode_price_updates
 from exness.domain.messages import PriceTick
@@ -147,41 +141,19 @@ def quote_to_screen_ms(browser: Browser, api: str, token: str, redis_url: str) -
 def run() -> dict[str, float | int | str]:
     dist = default_dist()
     figures: dict[str, float | int | str] = {"ui_js_kb_gz": js_kb_gz(dist)}
-    with stores() as running, tempfile.TemporaryDirectory() as scratch:
-        logs = Path(scratch)
-        feed = FakeFeed(logs / "feed.log")
-        mailbox = Mailbox()
-        smtp_port = free_port()
-        smtp = Controller(mailbox, hostname="127.0.0.1", port=smtp_port)
-        smtp.start()
-        port, env = stack_env(logs, running.redis_url, running.database_url, feed.url, smtp_port)
-        env.update({"LOG_LEVEL": "WARNING", "WEB_DIST": str(dist)})
-        api = f"http://127.0.0.1:{port}"
-        services = Services(env, logs)
-        quoter = Quoter(feed)
-        try:
-            services.start("dbprocessor", "engine", "poller", "server")
-            wait_until(lambda: feed.state()["connections"], 30, "the poller")
-            quoter.start()
-            wait_until(lambda: _healthy(api), 60, "a healthy platform", every=0.1)
-            [token] = sign_in(api, mailbox, 1)
-            with sync_playwright() as playwright:
-                browser = launch(playwright)
-                try:
-                    cold, warm = ready_ms(browser, api, token, LOADS)
-                    quoter.paused.set()
-                    time.sleep(0.5)
-                    latencies = quote_to_screen_ms(browser, api, token, running.redis_url)
-                finally:
-                    browser.close()
-        except BaseException:
-            print(services.report(), file=sys.stderr)
-            raise
-        finally:
-            quoter.stopped.set()
-            services.stop_all()
-            smtp.stop()
-            feed.stop()
+    settings = {"LOG_LEVEL": "WARNING", "WEB_DIST": str(dist)}
+    with running_platform(settings) as platform:
+        api = platform.api
+        [token] = sign_in(api, platform.mailbox, 1)
+        with sync_playwright() as playwright:
+            browser = launch(playwright)
+            try:
+                cold, warm = ready_ms(browser, api, token, LOADS)
+                platform.quoter.paused.set()
+                time.sleep(0.5)
+                latencies = quote_to_screen_ms(browser, api, token, platform.stores.redis_url)
+            finally:
+                browser.close()
     figures.update(
         {
             "ui_ready_ms": round(statistics.median(cold), 1),

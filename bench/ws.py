@@ -23,20 +23,14 @@ generators during phase B: other people's work on a shared machine). Run: `make 
 from __future__ import annotations
 
 import os
-import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-from aiosmtpd.controller import Controller
-from tests.e2e.conftest import FakeFeed, Mailbox, stack_env
-from tests.e2e.processes import Services, free_port, wait_until
+from tests.e2e.conftest import Mailbox
 
-from bench.e2e import Quoter, _healthy, load, ms, platform_pids, sign_in
+from bench.e2e import load, ms, platform_pids, running_platform, sign_in
 from bench.loadgen import Plan, run_generator
 from bench.results import median, percentile, record, show
-from bench.stores import stores
 from bench.wsload import WsPlan
 
 CLIENTS = int(os.environ.get("BENCH_WS_CLIENTS", "1000"))
@@ -57,70 +51,47 @@ def ws_load(plan: WsPlan) -> dict:
 
 
 def run() -> dict[str, float | int | str]:
-    with stores() as running, tempfile.TemporaryDirectory() as scratch:
-        logs = Path(scratch)
-        feed = FakeFeed(logs / "feed.log")
-        mailbox = Mailbox()
-        smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
-        smtp.start()
-        port, env = stack_env(logs, running.redis_url, running.database_url, feed.url, smtp.port)
-        env.update(
-            {
-                "SERVER_WORKERS": WORKERS,
-                "LOG_LEVEL": "WARNING",
-                "ENGINE_RPC_TIMEOUT_S": "10",
-                "SNAPSHOT_INTERVAL_S": "20",
-                "SIGNIN_MAILS_PER_HOUR": "0",  # a thousand sign-ups in a minute are ours
-            }
+    settings = {
+        "SERVER_WORKERS": WORKERS,
+        "LOG_LEVEL": "WARNING",
+        "ENGINE_RPC_TIMEOUT_S": "10",
+        "SNAPSHOT_INTERVAL_S": "20",
+        "SIGNIN_MAILS_PER_HOUR": "0",  # a thousand sign-ups in a minute are ours
+    }
+    with running_platform(settings) as platform:
+        port = platform.port
+        load_before = os.getloadavg()
+        tokens = sign_in_many(platform.api, platform.mailbox, CLIENTS)
+        traders = tokens[:TRADERS]
+        pids = platform_pids(platform.services, platform.stores)
+
+        # phase A: trades over HTTP, no sockets
+        plan = Plan("127.0.0.1", port, SECONDS, 3.0, "trades", traders, cpu_pids=pids)
+        without = load(plan)
+
+        # phase B: the same, with every trader on a socket
+        wsplan = WsPlan("127.0.0.1", port, SECONDS, 3.0, tokens, traders, cpu_pids=pids)
+        started = time.monotonic()
+        with_ws = ws_load(wsplan)
+        wall = time.monotonic() - started
+        load_after = os.getloadavg()
+        figures = summarize(without, with_ws)
+        busy, softirq = _busy(with_ws["machine_before"], with_ws["machine_after"])
+        cores = os.cpu_count() or 1
+        platform_share = with_ws["cpu_seconds"] / with_ws["seconds"] / cores
+        loadgen_share = with_ws["loadgen_cpu_seconds"] / with_ws["seconds"] / cores
+        figures["ws_machine_busy"] = round(busy, 3)
+        figures["ws_machine_softirq"] = round(softirq, 3)
+        other = busy - platform_share - loadgen_share - softirq
+        figures["ws_machine_busy_other"] = round(max(0.0, other), 3)
+        figures["ws_settings"] = (
+            f"{CLIENTS} sockets, {TRADERS} HTTP traders, {SECONDS:g} s, server workers "
+            f"{WORKERS}, quotes every 100 ms per asset; load average "
+            f"{load_before[0]:.2f} before, {load_after[0]:.2f} after; machine busy "
+            f"{busy:.0%} while trading in phase B (the platform {platform_share:.0%}, the "
+            f"socket load generator {loadgen_share:.0%}, the kernel's network work "
+            f"{softirq:.0%}, the rest other work on the machine); phase B took {wall:.0f} s"
         )
-        api = f"http://127.0.0.1:{port}"
-        services = Services(env, logs)
-        quoter = Quoter(feed)
-        try:
-            services.start("dbprocessor", "engine", "poller", "server")
-            wait_until(lambda: feed.state()["connections"], 30, "the poller")
-            quoter.start()
-            wait_until(lambda: _healthy(api), 60, "a healthy platform", every=0.1)
-            load_before = os.getloadavg()
-            tokens = sign_in_many(api, mailbox, CLIENTS)
-            traders = tokens[:TRADERS]
-            pids = platform_pids(services, running)
-
-            # phase A: trades over HTTP, no sockets
-            plan = Plan("127.0.0.1", port, SECONDS, 3.0, "trades", traders, cpu_pids=pids)
-            without = load(plan)
-
-            # phase B: the same, with every trader on a socket
-            wsplan = WsPlan("127.0.0.1", port, SECONDS, 3.0, tokens, traders, cpu_pids=pids)
-            started = time.monotonic()
-            with_ws = ws_load(wsplan)
-            wall = time.monotonic() - started
-            load_after = os.getloadavg()
-            figures = summarize(without, with_ws)
-            busy, softirq = _busy(with_ws["machine_before"], with_ws["machine_after"])
-            cores = os.cpu_count() or 1
-            platform_share = with_ws["cpu_seconds"] / with_ws["seconds"] / cores
-            loadgen_share = with_ws["loadgen_cpu_seconds"] / with_ws["seconds"] / cores
-            figures["ws_machine_busy"] = round(busy, 3)
-            figures["ws_machine_softirq"] = round(softirq, 3)
-            other = busy - platform_share - loadgen_share - softirq
-            figures["ws_machine_busy_other"] = round(max(0.0, other), 3)
-            figures["ws_settings"] = (
-                f"{CLIENTS} sockets, {TRADERS} HTTP traders, {SECONDS:g} s, server workers "
-                f"{WORKERS}, quotes every 100 ms per asset; load average "
-                f"{load_before[0]:.2f} before, {load_after[0]:.2f} after; machine busy "
-                f"{busy:.0%} while trading in phase B (the platform {platform_share:.0%}, the "
-                f"socket load generator {loadgen_share:.0%}, the kernel's network work "
-                f"{softirq:.0%}, the rest other work on the machine); phase B took {wall:.0f} s"
-            )
-        except BaseException:
-            print(services.report(), file=sys.stderr)
-            raise
-        finally:
-            quoter.stopped.set()
-            services.stop_all()
-            smtp.stop()
-            feed.stop()
     show("live updates: sockets while trading over HTTP", figures)
     record("ws", figures)
     return figures
