@@ -1,5 +1,6 @@
 import type { HistoryTrade } from "../../api";
 import { Price, Usd } from "../../shared/Amount";
+import { StatusRow } from "../../shared/StatusRow";
 import { when } from "../../shared/when";
 import { REASON_LABELS } from "./HistoryFilters";
 
@@ -51,13 +52,7 @@ export function HistoryTable({ trades }: { trades: readonly HistoryTrade[] }) {
           </tr>
         </thead>
         <tbody>
-          {trades.length === 0 && (
-            <tr>
-              <td colSpan={14} className="muted">
-                No trades match.
-              </td>
-            </tr>
-          )}
+          <StatusRow rows={trades} columns={14} empty="No trades match." />
           {trades.map((trade) => (
             <tr key={trade.orderId} data-order-id={trade.orderId}>
               <th scope="row">{trade.asset}/USD</th>

@@ -7,6 +7,7 @@ import { useSettle, useTerminal } from "../../live/LiveProvider";
 import { orderNotice } from "../../live/orderText";
 import { Price, Usd } from "../../shared/Amount";
 import { ErrorText } from "../../shared/ErrorText";
+import { StatusRow } from "../../shared/StatusRow";
 import { useNotify } from "../../shared/notices";
 import { LevelsDialog } from "../positions/LevelsDialog";
 import { when } from "../../shared/when";
@@ -69,20 +70,12 @@ export function PendingOrders() {
             </tr>
           </thead>
           <tbody>
-            {orders === undefined && (
-              <tr>
-                <td colSpan={9} className="muted">
-                  Loading your orders…
-                </td>
-              </tr>
-            )}
-            {orders?.length === 0 && (
-              <tr>
-                <td colSpan={9} className="muted">
-                  No pending orders.
-                </td>
-              </tr>
-            )}
+            <StatusRow
+              rows={orders}
+              columns={9}
+              loading="Loading your orders…"
+              empty="No pending orders."
+            />
             {orders?.map((order) => {
               const rowId = `order-${order.orderId}`;
               const side = order.side === "long" ? "buy" : "sell";

@@ -9,6 +9,7 @@ import { useSettle, useTerminal } from "../../live/LiveProvider";
 import { closeNotice } from "../../live/orderText";
 import { Price, Usd } from "../../shared/Amount";
 import { ErrorText } from "../../shared/ErrorText";
+import { StatusRow } from "../../shared/StatusRow";
 import { useNotify } from "../../shared/notices";
 import { LevelsDialog } from "./LevelsDialog";
 import { PartialCloseDialog } from "./PartialCloseDialog";
@@ -89,20 +90,12 @@ export function OpenPositions() {
             </tr>
           </thead>
           <tbody>
-            {positions === undefined && (
-              <tr>
-                <td colSpan={11} className="muted">
-                  Loading your positions…
-                </td>
-              </tr>
-            )}
-            {positions?.length === 0 && (
-              <tr>
-                <td colSpan={11} className="muted">
-                  No open positions.
-                </td>
-              </tr>
-            )}
+            <StatusRow
+              rows={positions}
+              columns={11}
+              loading="Loading your positions…"
+              empty="No open positions."
+            />
             {positions?.map((position) => {
               const rowId = `position-${position.orderId}`;
               const quote = quotes[position.asset];
