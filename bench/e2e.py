@@ -192,7 +192,8 @@ def run() -> dict[str, float | int | str]:
         liquidation_token = tokens.pop()
 
         plan = Plan("127.0.0.1", port, SECONDS, 3.0, "trades", tokens)
-        plan.cpu_pids = platform_pids(services, platform.stores)
+        roles = platform_roles(services, platform.stores)
+        plan.cpu_pids = list(roles)
         trades = load(plan)
         health = load(Plan("127.0.0.1", port, min(SECONDS, 10.0), 2.0, "health", tokens))
 
@@ -201,8 +202,10 @@ def run() -> dict[str, float | int | str]:
             api, liquidation_token, redis_url, database_url, feed, LIQUIDATION_ROUNDS
         )
         figures = summarize(trades, health, to_engine, to_db)
+        done = sum(len(trades["latencies"].get(kind, [])) for kind in ("open", "close"))
+        figures["e2e_cpu_us_per_trade_by_process"] = cpu_split(trades, roles, done)
         quoter.paused.clear()
-        figures.update(idempotency_cost(port, tokens, plan.cpu_pids))
+        figures.update(idempotency_cost(port, tokens, roles))
         quoter.paused.set()
         # The same with the SPEC's 100 ms batch window, for comparison (README, Performance)
         services["poller"].stop()
@@ -226,15 +229,37 @@ def run() -> dict[str, float | int | str]:
 def platform_pids(services: Services, running) -> list[int]:
     """Every process of the platform: each service and its children (the server's workers),
     and the embedded stores with theirs."""
-    pids = list(running.pids())
-    for service in services.by_name.values():
+    return list(platform_roles(services, running))
+
+
+def platform_roles(services: Services, running) -> dict[int, str]:
+    """`platform_pids`, each with what it is: a service's name, "valkey" or "postgres"."""
+    roles = {pid: _store_role(pid) for pid in running.pids()}
+    for name, service in services.by_name.items():
         if service.process is None:
             continue
-        pids.append(service.process.pid)
+        roles[service.process.pid] = name
         with contextlib.suppress(psutil.Error):
-            children = psutil.Process(service.process.pid).children(recursive=True)
-            pids += [child.pid for child in children]
-    return pids
+            for child in psutil.Process(service.process.pid).children(recursive=True):
+                roles[child.pid] = name
+    return roles
+
+
+def _store_role(pid: int) -> str:
+    with contextlib.suppress(psutil.Error):
+        if "valkey" in psutil.Process(pid).name():
+            return "valkey"
+    return "postgres"
+
+
+def cpu_split(result: dict, roles: dict[int, str], trades: int) -> str:
+    """The window's CPU per trade by process, busiest first: "server 310, engine 120, ..."."""
+    by_role: Counter = Counter()
+    for pid, seconds in result["cpu_by_pid"].items():
+        by_role[roles.get(int(pid), "other")] += seconds
+    return ", ".join(
+        f"{role} {seconds * 1e6 / trades:.0f}" for role, seconds in by_role.most_common()
+    )
 
 
 @dataclass
@@ -320,14 +345,14 @@ def summarize(trades: dict, health: dict, to_engine: list, to_db: list) -> dict:
     return figures
 
 
-def idempotency_cost(port: int, tokens: list[str], pids: list[int]) -> dict:
+def idempotency_cost(port: int, tokens: list[str], roles: dict[int, str]) -> dict:
     """The trade mix with an Idempotency-Key on every open and close (K) against the same
     without (P), in the order K P P K: a platform that slows down as it fills up (more rows,
     more positions) then charges both alike, so the difference is the idempotent path's."""
     passes: dict[bool, list[dict]] = {True: [], False: []}
     for keyed in (True, False, False, True):
         plan = Plan("127.0.0.1", port, IDEMPOTENCY_PASS_S, 2.0, "trades", tokens)
-        plan.idempotency, plan.cpu_pids = keyed, pids
+        plan.idempotency, plan.cpu_pids = keyed, list(roles)
         passes[keyed].append(load(plan))
     keyed, plain = (_merged(passes[True]), _merged(passes[False]))
     figures: dict[str, float | int | str] = {}
@@ -338,6 +363,9 @@ def idempotency_cost(port: int, tokens: list[str], pids: list[int]) -> dict:
         figures[f"e2e_{name}_open_p99_ms"] = ms(percentile(opens, 0.99))
         figures[f"e2e_{name}_cpu_us_per_trade"] = round(
             result["cpu_seconds"] * 1e6 / (len(opens) + len(closes)), 1
+        )
+        figures[f"e2e_{name}_cpu_us_per_trade_by_process"] = cpu_split(
+            result, roles, len(opens) + len(closes)
         )
         failures = {k: v for k, v in result["statuses"].items() if not k.endswith(" 200")}
         if failures:
@@ -351,10 +379,17 @@ def idempotency_cost(port: int, tokens: list[str], pids: list[int]) -> dict:
 
 
 def _merged(results: list[dict]) -> dict:
-    merged: dict = {"seconds": 0.0, "cpu_seconds": 0.0, "statuses": Counter(), "latencies": {}}
+    merged: dict = {
+        "seconds": 0.0,
+        "cpu_seconds": 0.0,
+        "cpu_by_pid": Counter(),
+        "statuses": Counter(),
+        "latencies": {},
+    }
     for result in results:
         merged["seconds"] += result["seconds"]
         merged["cpu_seconds"] += result["cpu_seconds"]
+        merged["cpu_by_pid"].update(result["cpu_by_pid"])
         merged["statuses"].update(result["statuses"])
         for kind, samples in result["latencies"].items():
             merged["latencies"].setdefault(kind, []).extend(samples)

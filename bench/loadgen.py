@@ -156,12 +156,13 @@ async def run(plan: Plan) -> dict:
     await asyncio.gather(*clients)
     cpu_after = cpu_seconds(plan.cpu_pids)
     measured = time.perf_counter() - measured_from
+    alive = cpu_after.keys() & cpu_before.keys()
+    used = {str(pid): cpu_after[pid] - cpu_before[pid] for pid in alive}  # JSON keys are str
     return {
         "seconds": measured,
         # CPU the listed processes spent in the measured window (those alive at both ends)
-        "cpu_seconds": sum(
-            cpu_after[pid] - cpu_before[pid] for pid in cpu_after.keys() & cpu_before.keys()
-        ),
+        "cpu_seconds": sum(used.values()),
+        "cpu_by_pid": used,
         "statuses": dict(tally.statuses),
         "latencies": {kind: samples for kind, samples in tally.latencies.items()},
     }

@@ -12,10 +12,11 @@ from exness.adapters import keys
 from exness.adapters.bus import EngineBus, InputWaiter
 from exness.adapters.db.session import create_engine
 from exness.adapters.db.snapshots import SnapshotStore
+from exness.adapters.forked_snapshot import ForkedSnapshot
 from exness.codec.operations import decode_operations
 from exness.codec.prices import decode_price_key, encode_price_updates
 from exness.codec.replies import decode_reply
-from exness.codec.snapshot import decode_snapshot
+from exness.codec.snapshot import decode_snapshot, decode_state
 from exness.domain import (
     Balance,
     EngineConfig,
@@ -201,6 +202,70 @@ async def test_recovery_starts_from_the_newest_snapshot(redis_client, snapshots)
     assert report.snapshot_journal_id == first._snapshot_id
     assert report.replayed == 1
     assert second.engine.state() == first.engine.state()
+
+
+async def test_a_forked_snapshot_holds_the_state_at_the_fork_while_the_loop_goes_on(
+    redis_url, redis_client, snapshots
+):
+    forked = ForkedSnapshot(redis_url)
+    first = service(redis_client, snapshots, forked=forked)
+    await first.recover()
+    await price(redis_client)
+    await push(redis_client, "INITIALIZE_WALLET", "w1", "alice")
+    await first.step()
+    at_fork, journal_id = first.engine.state(), first.applied_id
+    await first.periodic_snapshot()
+    assert forked.running
+    assert not forked.start(first.engine, journal_id)  # one child at a time
+    # the parent goes on while the child encodes: none of this is in the snapshot
+    await push(redis_client, "CREATE_TRADE", "t1", "alice", trade("o1"))
+    await first.step()
+    assert first.engine.state() != at_fork
+
+    done = forked.wait(30)
+    assert done is not None and done.published and done.journal_id == journal_id
+    [(_, fields)] = await redis_client.xrange(keys.SNAPSHOTS)
+    entry = decode_snapshot(fields[b"data"])
+    assert entry.journal_id == journal_id
+    assert decode_state(entry.state) == at_fork
+
+
+async def test_a_forked_snapshot_is_noted_once_reaped_and_not_taken_twice(
+    redis_url, redis_client, snapshots
+):
+    first = service(redis_client, snapshots, forked=ForkedSnapshot(redis_url))
+    await first.recover()
+    await push(redis_client, "INITIALIZE_WALLET", "w1", "alice")
+    await first.step()
+    await first.periodic_snapshot()
+    first._reap_snapshot(timeout_s=30)
+    assert first._snapshot_id == first.applied_id
+    await first.periodic_snapshot()  # nothing applied since: no second child
+    assert not first.forked.running
+    assert await redis_client.xlen(keys.SNAPSHOTS) == 1
+
+    await snapshots.save(
+        [decode_snapshot((await redis_client.xrange(keys.SNAPSHOTS))[0][1][b"data"])]
+    )
+    second = service(redis_client, snapshots)
+    assert (await second.recover()).snapshot_journal_id == first.applied_id
+    assert second.engine.state() == first.engine.state()
+
+
+async def test_a_snapshot_child_that_cannot_reach_redis_is_reported_and_retried(
+    redis_client, snapshots
+):
+    unreachable = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    first = service(redis_client, snapshots, forked=ForkedSnapshot(unreachable))
+    await first.recover()
+    await push(redis_client, "INITIALIZE_WALLET", "w1", "alice")
+    await first.step()
+    await first.periodic_snapshot()
+    done = first.forked.wait(30)
+    assert done is not None and not done.published
+    assert first._snapshot_id == "0-0"  # not taken: the next interval tries again
+    assert first.forked.start(first.engine, first.applied_id)
+    first.forked.wait(30)
 
 
 async def test_recovery_refuses_a_journal_trimmed_past_the_snapshot(redis_client, snapshots):

@@ -3,7 +3,8 @@
 Loop: take everything waiting (commands from both queues, price entries after the cursor)
 into the journal in one atomic step; apply it to the core; write every reply, price key,
 DB operation, the traders' live events and the applied position in one MULTI/EXEC; now and
-then publish a snapshot. Two round trips per batch, however large the batch.
+then publish a snapshot, from a forked child so the loop never waits for it
+(adapters/forked_snapshot.py). Two round trips per batch, however large the batch.
 
 Live events (SPEC §8): every order event goes to its trader as it happens, and after the
 batch, the account (§7.6) of each trader the batch touched. A batch is what one `take`
@@ -24,6 +25,7 @@ from redis.exceptions import RedisError
 
 from exness.adapters import keys
 from exness.adapters.bus import COMMAND, BatchOutputs, EngineBus, InputWaiter, JournalEntry
+from exness.adapters.forked_snapshot import ForkedSnapshot
 from exness.adapters.redis import connect
 from exness.backoff import Backoff
 from exness.codec import CodecError
@@ -74,6 +76,7 @@ class EngineService:
         waiter: InputWaiter | None = None,
         max_commands: int = 1024,
         max_price_entries: int = 256,
+        forked: ForkedSnapshot | None = None,
     ) -> None:
         self.bus = EngineBus(client)
         self.client = client
@@ -83,6 +86,8 @@ class EngineService:
         self.waiter = waiter
         self.max_commands = max_commands
         self.max_price_entries = max_price_entries
+        # None: the periodic snapshot is encoded in this process, the loop waiting for it
+        self.forked = forked
         self.engine = Engine(config)
         self.applied_id = "0-0"
         self.price_cursor = "0-0"
@@ -295,7 +300,37 @@ class EngineService:
                 log.warning("writing a batch failed; retrying", error=repr(error), delay=delay)
                 await asyncio.sleep(delay)
 
+    async def periodic_snapshot(self) -> None:
+        """A snapshot in a forked child when there is one, else here; none while the last
+        child still runs or nothing was applied since the last snapshot."""
+        if self.forked is None:
+            await self.snapshot()
+        elif self.applied_id != self._snapshot_id:
+            self.forked.start(self.engine, self.applied_id)
+
+    def _reap_snapshot(self, timeout_s: float | None = None) -> None:
+        """Note a forked snapshot that ended (waiting up to `timeout_s` for it, if given)."""
+        if self.forked is None:
+            return
+        done = self.forked.poll() if timeout_s is None else self.forked.wait(timeout_s)
+        if done is None:
+            return
+        if not done.published:
+            log.warning(
+                "snapshot child failed; trying again next interval", journal_id=done.journal_id
+            )
+            return
+        if stream_id_key(done.journal_id) > stream_id_key(self._snapshot_id):
+            self._snapshot_id = done.journal_id
+        log.info(
+            "snapshot published",
+            journal_id=done.journal_id,
+            loop_paused_ms=round(done.pause_s * 1000, 2),
+            child_s=round(done.took_s, 3),
+        )
+
     async def snapshot(self) -> None:
+        """A snapshot encoded and published by this process (its loop waits for it)."""
         if self.applied_id == self._snapshot_id:
             return
         state = encode_state(self.engine.state())
@@ -342,9 +377,10 @@ class EngineService:
                 if now >= next_status:
                     await self._check_durable_state()
                     await self._publish_status()
+                    self._reap_snapshot()
                     next_status = now + 1.0
                 if now >= next_snapshot:
-                    await self.snapshot()
+                    await self.periodic_snapshot()
                     next_snapshot = now + self.snapshot_interval_s
                 if await self.step():
                     backoff.reset()
@@ -358,6 +394,7 @@ class EngineService:
                 delay = backoff.next_delay()
                 log.warning("redis unavailable; retrying", error=repr(error), delay=delay)
                 await stop.wait(delay)
+        self._reap_snapshot(timeout_s=30.0)
         await self.snapshot()  # a clean stop leaves nothing to replay
 
 
@@ -377,6 +414,7 @@ async def serve(settings: Settings, stores: StoreUrls, stop: StopSignal) -> None
         ),
         snapshot_interval_s=settings.snapshot_interval_s,
         waiter=waiter,
+        forked=ForkedSnapshot(stores.redis_url),
     )
     try:
         await service.recover()
