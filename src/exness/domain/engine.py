@@ -257,7 +257,7 @@ class Engine:
         """The trader's account (SPEC §7.6), at the latest bid/ask of each asset."""
         balance = self._wallet(user_id)
         totals, open_ids = self._totals, self._open_by_user[user_id]
-        unrealized = totals.unrealized(user_id, self._quotes, self._positions)
+        unrealized = totals.unrealized(user_id, self._quotes)
         return Account(
             balance,
             totals.reserved(user_id),

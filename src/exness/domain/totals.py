@@ -6,15 +6,15 @@ that pass was half of the engine's time in the e2e benchmark. Used and reserved 
 running sums. Unrealized PnL depends on the quotes, so it is kept per trader and asset as
 the sum at one bid/ask: each open and close adjusts the sum at that bid/ask, and only when
 the asset's quote has moved since is the sum taken again, over the trader's positions in
-that asset (once per quote, not per batch).
+that asset (once per quote, not per batch), from each position's valuation terms kept here
+(exposure, entry price, margin; longs and shorts apart), not from the positions themselves.
 The value is the same as the pass over every position (Engine.check_invariant compares).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
-from exness.domain.money import div_round_half_even
 from exness.domain.positions import LONG, Position
 from exness.domain.quotes import Quote
 
@@ -32,8 +32,8 @@ class AccountTotals:
     def __init__(self) -> None:
         self._used: dict[str, int] = {}  # trader -> cents in open positions
         self._reserved: dict[str, int] = {}  # trader -> cents held by pending orders
-        # trader -> asset -> the ids of their open positions in it (insertion-ordered set)
-        self._held: dict[str, dict[str, dict[str, None]]] = {}
+        # trader -> asset -> (longs, shorts): order id -> the position's valuation terms
+        self._held: dict[str, dict[str, tuple[dict[str, Terms], dict[str, Terms]]]] = {}
         # (trader, asset) -> [bid, ask, Σ exposure of their positions in it at that bid/ask]
         self._unrealized: dict[tuple[str, str], list[int]] = {}
 
@@ -42,7 +42,11 @@ class AccountTotals:
     def opened(self, position: Position) -> None:
         user_id, asset = position.user_id, position.asset
         self._used[user_id] = self._used.get(user_id, 0) + position.margin
-        self._held.setdefault(user_id, {}).setdefault(asset, {})[position.order_id] = None
+        held = self._held.setdefault(user_id, {})
+        sides = held.get(asset)
+        if sides is None:
+            sides = held[asset] = ({}, {})
+        sides[position.side != LONG][position.order_id] = _terms(position)
         self._adjust(position, 1)
 
     def closed(self, position: Position, remaining: Position | None) -> None:
@@ -50,14 +54,16 @@ class AccountTotals:
         user_id, asset = position.user_id, position.asset
         self._adjust(position, -1)
         self._used[user_id] -= position.margin
+        held = self._held[user_id]
+        sides = held[asset]
+        same_side = sides[position.side != LONG]
         if remaining is not None:
             self._used[user_id] += remaining.margin
+            same_side[position.order_id] = _terms(remaining)
             self._adjust(remaining, 1)
             return
-        held = self._held[user_id]
-        ids = held[asset]
-        del ids[position.order_id]
-        if not ids:
+        del same_side[position.order_id]
+        if not sides[0] and not sides[1]:
             del held[asset]
             self._unrealized.pop((user_id, asset), None)
 
@@ -73,24 +79,19 @@ class AccountTotals:
     def reserved(self, user_id: str) -> int:
         return self._reserved.get(user_id, 0)
 
-    def unrealized(
-        self, user_id: str, quotes: Mapping[str, Quote], positions: Mapping[str, Position]
-    ) -> int:
-        """The trader's unrealized PnL at `quotes`; their positions (in `positions`, by id)
-        are read only in an asset whose quote moved since its sum was taken."""
+    def unrealized(self, user_id: str, quotes: Mapping[str, Quote]) -> int:
+        """The trader's unrealized PnL at `quotes`, summed again only in an asset whose quote
+        moved since its sum was taken."""
         total = 0
-        for asset, ids in self._held.get(user_id, {}).items():
+        for asset, (longs, shorts) in self._held.get(user_id, {}).items():
             quote = quotes.get(asset)
             if quote is None:
                 continue
             bid, ask = quote.bid, quote.ask
             kept = self._unrealized.get((user_id, asset))
             if kept is None or kept[0] != bid or kept[1] != ask:
-                kept = self._unrealized[(user_id, asset)] = [
-                    bid,
-                    ask,
-                    _sum(ids, positions, bid, ask),
-                ]
+                value = _valued(longs.values(), bid, 1) + _valued(shorts.values(), ask, -1)
+                kept = self._unrealized[(user_id, asset)] = [bid, ask, value]
             total += kept[2]
         return total
 
@@ -102,14 +103,24 @@ class AccountTotals:
             kept[2] += sign * exposure(position, kept[0], kept[1])
 
 
-def _sum(ids: Mapping[str, None], positions: Mapping[str, Position], bid: int, ask: int) -> int:
-    """Σ exposure(position, bid, ask) over `ids`, written out: with a thousand positions
-    this loop is the cost of an account after the quote moved."""
+# What valuing a position needs: its exposure (margin × leverage, cents), entry price, margin
+Terms = tuple[int, int, int]
+
+
+def _terms(position: Position) -> Terms:
+    return (position.margin * position.leverage, position.open_price, position.margin)
+
+
+def _valued(terms: Iterable[Terms], price: int, sign: int) -> int:
+    """Σ exposure over positions of one side at `price` (`sign` 1: longs, -1: shorts), each
+    rounded half-to-even to the cent and its loss capped at its margin, as Position.pnl_at
+    and exposure() do, written out: with a thousand positions this loop is the cost of an
+    account after the quote moved."""
     total = 0
-    for order_id in ids:
-        position = positions[order_id]
-        margin, open_price = position.margin, position.open_price
-        move = bid - open_price if position.side == LONG else open_price - ask
-        value = div_round_half_even(margin * position.leverage * move, open_price)
+    for exposure_cents, open_price, margin in terms:
+        value, twice_rest = divmod(sign * exposure_cents * (price - open_price), open_price)
+        twice_rest += twice_rest
+        if twice_rest > open_price or (twice_rest == open_price and value & 1):
+            value += 1
         total += value if value > -margin else -margin
     return total
