@@ -108,6 +108,22 @@ def sign_in_again(stack: Stack, email: str) -> str:
     return session_cookie(redirect).value
 
 
+def test_connections_are_spread_over_both_workers(hardened: Stack):
+    """Each worker listens on its own socket (server/listen.py): with one shared socket the
+    first worker to wake took nearly every waiting connection."""
+    trader = sign_up(hardened)
+    connections = [Connection(hardened) for _ in range(24)]
+    try:
+        for connection in connections:  # each accepted and answered
+            assert connection.call("GET", "/balance/usd", trader.headers)[0] == 200
+        workers = Counter(worker_of(hardened, connection) for connection in connections)
+        # by a hash of each connection's addresses: fewer than 3 of 24 on one: 1 run in 28,000
+        assert len(workers) == 2 and min(workers.values()) >= 3, workers
+    finally:
+        for connection in connections:
+            connection.close()
+
+
 def test_a_signed_out_token_is_refused_by_every_worker_cookie_and_bearer(hardened: Stack):
     trader = sign_up(hardened)
     other = sign_in_again(hardened, trader.email)  # a second session of the same trader

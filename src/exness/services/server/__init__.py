@@ -1,10 +1,16 @@
 """The HTTP server (SPEC §4): `exness server` runs it under uvicorn (uvloop, httptools),
-with the connection limits of protocol.py (README, "Security")."""
+with the connection limits of protocol.py (README, "Security"), and with SERVER_WORKERS > 1
+a listening socket per worker (listen.py)."""
 
 from __future__ import annotations
 
-import uvicorn
+import sys
 
+import uvicorn
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import Multiprocess
+
+from exness.services.server.listen import reuse_port_socket
 from exness.services.server.live.transport import LiveWebSocketProtocol
 from exness.services.server.protocol import (
     GuardedHttpToolsProtocol,
@@ -20,7 +26,7 @@ def main(settings: Settings) -> None:
     settings.stores()  # fail now, with the setting's name, rather than in every worker
     raise_open_files_limit()  # the workers inherit it
     GuardedHttpToolsProtocol.configure(ServerLimits.from_settings(settings))  # checks it fits
-    uvicorn.run(
+    config = uvicorn.Config(
         "exness.services.server.app:create_app",
         factory=True,
         host=settings.host,
@@ -45,3 +51,11 @@ def main(settings: Settings) -> None:
         ws_ping_timeout=settings.ws_idle_timeout_s - settings.ws_ping_interval_s,
         ws_per_message_deflate=False,
     )
+    if config.workers == 1:
+        server = uvicorn.Server(config)
+        server.run()
+        if not server.started:
+            sys.exit(STARTUP_FAILURE)
+        return
+    # a listening socket per worker (listen.py); uvicorn's supervisor restarts dead workers
+    Multiprocess(config, sockets=[reuse_port_socket(config)]).run()
