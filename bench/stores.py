@@ -15,6 +15,9 @@ import psutil
 
 from exness.adapters.db.migrate import run_migrations
 from exness.adapters.embedded import EmbeddedPostgres, EmbeddedValkey
+from exness.settings import Settings
+
+BACKGROUND_NICE: int = Settings.model_fields["background_nice"].default
 
 
 class Stores(NamedTuple):
@@ -52,7 +55,7 @@ def stores(appendfsync: str = "everysec") -> Iterator[Stores]:
                 redis_url = valkey.start()
             if database_url is None:
                 postgres = EmbeddedPostgres(home / "postgres")
-                postgres.start()
+                postgres.start(nice=BACKGROUND_NICE)  # as `make run` has it
                 database_url = postgres.ensure_database("exness")
             asyncio.run(run_migrations(database_url, database_url))
             yield Stores(

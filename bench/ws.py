@@ -11,7 +11,10 @@
    feed's time of the quote → the frame at a client), order-event latency (the HTTP answer →
    the event on the trader's socket), and the same HTTP figures, so the sockets' cost shows.
 
-Figures: ws_clients, ws_quote_p50_ms / ws_quote_p99_ms (target ≤ 50), ws_order_event_p50_ms
+Figures: ws_clients, ws_quote_p50_ms / ws_quote_p99_ms (target ≤ 50) and where it goes:
+ws_quote_first_p50/p99_ms (each quote at the first socket to get it: the pipeline from the
+feed to a server's hub) and ws_quote_spread_p50/p99_ms (from that socket to the last one:
+the fan-out), each also _no_trades; ws_order_event_p50_ms
 / ws_order_event_p99_ms (target ≤ 50), ws_frames_per_s, ws_events_missing (must be 0),
 ws_http_trade_open_per_s / _p99_ms (with the sockets) beside ws_http_trade_open_per_s_no_ws /
 _p99_ms_no_ws (without), ws_platform_cpu_s_per_s with and without, and ws_machine_busy_other
@@ -118,6 +121,7 @@ def summarize(without: dict, with_ws: dict) -> dict[str, float | int | str]:
         "ws_clients": with_ws["sockets_open_at_end"],
         "ws_quote_p50_ms_no_trades": round(median(quiet), 2),
         "ws_quote_p99_ms_no_trades": round(percentile(quiet, 0.99), 2),
+        **_quote_paths(with_ws, "quiet_quote", "_no_trades"),
         "ws_frames_per_s_no_trades": round(with_ws["quiet_frames_per_s"]),
         "ws_platform_cpu_us_per_frame_no_trades": round(
             with_ws["quiet_cpu_seconds_per_s"] / with_ws["quiet_frames_per_s"] * 1e6, 1
@@ -125,6 +129,7 @@ def summarize(without: dict, with_ws: dict) -> dict[str, float | int | str]:
         "ws_connect_s": round(with_ws["connect_s"], 2),
         "ws_quote_p50_ms": round(median(quotes), 2),
         "ws_quote_p99_ms": round(percentile(quotes, 0.99), 2),
+        **_quote_paths(with_ws, "quote", ""),
         "ws_quotes_measured": len(quotes),
         "ws_order_event_p50_ms": round(median(events), 2) if events else -1.0,
         "ws_order_event_p99_ms": round(percentile(events, 0.99), 2) if events else -1.0,
@@ -144,6 +149,20 @@ def summarize(without: dict, with_ws: dict) -> dict[str, float | int | str]:
     if with_ws["closes"]:
         figures["ws_closed_by_server"] = str(with_ws["closes"])
     return figures
+
+
+def _quote_paths(result: dict, prefix: str, suffix: str) -> dict[str, float]:
+    """Where quote latency goes: the first socket's (the pipeline up to a server's hub) and
+    the spread from the first socket to the last (the fan-out), p50 and p99 over quotes."""
+    first, spread = result[f"{prefix}_first_ms"], result[f"{prefix}_spread_ms"]
+    if not first:
+        return {}
+    return {
+        f"ws_quote_first_p50_ms{suffix}": round(median(first), 2),
+        f"ws_quote_first_p99_ms{suffix}": round(percentile(first, 0.99), 2),
+        f"ws_quote_spread_p50_ms{suffix}": round(median(spread), 2),
+        f"ws_quote_spread_p99_ms{suffix}": round(percentile(spread, 0.99), 2),
+    }
 
 
 if __name__ == "__main__":

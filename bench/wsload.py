@@ -5,6 +5,9 @@ Every socket signs in with its trader's token (Bearer header), subscribes to `qu
 its own `account`, answers pings, and reads every frame. Measured:
 - quote latency: when a quote frame arrives minus the feed's own time of that quote (`ts`,
   Backpack's `E`, stamped by the fake feed when it sent the quote; the same machine's clock);
+- where a quote's latency goes: per quote, when the first socket got it (the pipeline: feed,
+  poller, engine, pub/sub, a server's hub) and how much later the last one did (the fan-out
+  over the sockets, the server's writes and this generator's reads alike);
 - order-event latency: when the `opened` / `closed` event of an order arrives on its
   trader's socket minus when the HTTP answer for it arrived (0 when the event came first:
   both leave the engine in one transaction).
@@ -62,6 +65,8 @@ class Tally:
     statuses: Counter = field(default_factory=Counter)
     answered: dict[tuple[str, str], float] = field(default_factory=dict)  # (order, event) -> t
     arrived: dict[tuple[str, str], float] = field(default_factory=dict)
+    # (measuring, the quote's ts) -> [its first, its last arrival's latency (ms)]
+    quote_spans: dict[tuple[bool, int], list[float]] = field(default_factory=dict)
     frames: int = 0
     closes: Counter = field(default_factory=Counter)
 
@@ -145,7 +150,13 @@ class LiveSocket(asyncio.Protocol):
                 if tally.measuring or tally.quiet:
                     at = payload.find(_TS) + len(_TS)
                     end = payload.find(b"}", at)
-                    late = now * 1000 - int(payload[at:end]) / 1000
+                    ts = int(payload[at:end])
+                    late = now * 1000 - ts / 1000
+                    span = tally.quote_spans.get((tally.measuring, ts))
+                    if span is None:
+                        tally.quote_spans[(tally.measuring, ts)] = [late, late]
+                    else:  # frames are read in the order they arrive: this one is the last yet
+                        span[1] = late
                     (tally.quote_ms if tally.measuring else tally.quiet_quote_ms).append(late)
             elif _ACCOUNT in payload[:60]:
                 message = orjson.loads(payload)
@@ -275,6 +286,7 @@ async def run(plan: WsPlan) -> dict:
         "quote_ms": tally.quote_ms,
         "quiet_quote_ms": tally.quiet_quote_ms,
         "quiet_frames_per_s": quiet_frames / quiet_s,
+        **_spans(tally.quote_spans),
         "quiet_cpu_seconds_per_s": sum(
             quiet_cpu_after[pid] - quiet_cpu_before[pid]
             for pid in quiet_cpu_after.keys() & quiet_cpu_before.keys()
@@ -292,6 +304,16 @@ async def run(plan: WsPlan) -> dict:
             cpu_after[pid] - cpu_before[pid] for pid in cpu_after.keys() & cpu_before.keys()
         ),
     }
+
+
+def _spans(spans: dict[tuple[bool, int], list[float]]) -> dict[str, list[float]]:
+    """Each quote's first arrival and first-to-last spread (ms), trading and quiet apart."""
+    figures: dict[str, list[float]] = {}
+    for measuring, prefix in ((True, "quote"), (False, "quiet_quote")):
+        chosen = [span for (phase, _), span in spans.items() if phase is measuring]
+        figures[f"{prefix}_first_ms"] = [first for first, _ in chosen]
+        figures[f"{prefix}_spread_ms"] = [last - first for first, last in chosen]
+    return figures
 
 
 def main() -> None:

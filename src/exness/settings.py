@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     snapshot_interval_s: float = Field(20.0, gt=0)
     snapshots_kept: int = Field(5, ge=1)
     price_history_days: int = Field(90, ge=1)
+    # How much lower (a nice increment) the CPU priority of the work that may trail the
+    # trading path: the DB processor and the embedded PostgreSQL. 0: the same as the rest.
+    background_nice: int = Field(5, ge=0, le=19)
 
     # Durability of the embedded Valkey (see README, "Durability")
     redis_appendfsync: Literal["always", "everysec", "no"] = "everysec"

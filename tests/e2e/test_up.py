@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from exness.adapters.embedded import EmbeddedValkey
@@ -34,6 +35,23 @@ def candles(api: str) -> list:
         return []
 
 
+def assert_background_work_yields(home: Path, up_pid: int) -> None:
+    """BACKGROUND_NICE (5): the DB processor and the embedded PostgreSQL (its backends too)
+    run at a lower CPU priority than the trading path."""
+    base = os.nice(0)
+    services = {
+        " ".join(child.cmdline()[-1:]): child.nice()
+        for child in psutil.Process(up_pid).children()
+        if "exness" in " ".join(child.cmdline())
+    }
+    assert services["dbprocessor"] == base + 5, services
+    assert services["engine"] == services["server"] == services["poller"] == base, services
+    postmaster = psutil.Process(int((home / "postgres" / "postmaster.pid").read_text().split()[0]))
+    backends = postmaster.children()
+    assert backends and postmaster.nice() >= base + 5
+    assert all(backend.nice() >= base + 5 for backend in backends), backends
+
+
 def test_up_runs_everything_on_embedded_stores_and_keeps_the_data(tmp_path: Path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in CONFIGURED}
@@ -47,6 +65,7 @@ def test_up_runs_everything_on_embedded_stores_and_keeps_the_data(tmp_path: Path
         first = wait_until(lambda: candles(api), 30, "candles from the recorded prices")
         assert first[0]["open"]
         assert (tmp_path / "home" / "jwt_secret").exists()
+        assert_background_work_yields(tmp_path / "home", up.process.pid)
         assert up.stop(timeout=60) == 0
         valkey = EmbeddedValkey(tmp_path / "home" / "valkey")
         assert valkey.running_pid() is None, "the embedded Valkey outlived `exness up`"

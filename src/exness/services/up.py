@@ -187,7 +187,7 @@ def main(settings: Settings) -> int:
         database_url = settings.database_url
         if database_url is None:
             postgres = EmbeddedPostgres(home / "postgres")
-            postgres.start()
+            postgres.start(nice=settings.background_nice)
             database_url = postgres.ensure_database("exness")
             say(f"postgresql   {database_url} (embedded)")
         snapshot_url = settings.snapshot_url or database_url
