@@ -186,6 +186,8 @@ PROTECTED = Position(
 PENDING = PendingOrder(
     "o3", "u1", "BTC", "short", "stop", 590_000_000, 1000, 5, TS, 600_000_000, 500_000_000
 )
+# a stop loss that gapped: 60 of the 100 cents closed below it
+CLOSE_OF_PROTECTED = TradeClosed(PROTECTED, 60, 138_000_000, -48, "sl", TS + 2)
 
 EVERY_COMMAND = [
     CreateTrade("r1", "u1", "o1", "SOL", "long", 1000, 10, 50, 201_470_000, ts=TS),
@@ -412,10 +414,29 @@ def test_engine_state_round_trips_through_json():
         recent_replies=[
             RecentReply(Reply("r1", PositionOpened(POSITION, 499_223)), TS),
             RecentReply(Reply.rejected("r2", "X", "y"), TS + 1),
+            RecentReply(Reply("r3", PositionClosed(CLOSE_OF_PROTECTED, 499_100)), TS + 2),
+            RecentReply(Reply("r4", PendingPlaced(PENDING, 498_000)), TS + 3),
         ],
         ledger=Ledger(1_000_000, 0, 500_000),
     )
-    assert decode_state(orjson.loads(orjson.dumps(encode_state(state)))) == state
+    encoded = encode_state(state)
+    kinds = [row[0] for row in encoded["recent_replies"]]
+    assert kinds[0] == "o" and kinds[2] == "c"  # opens and closes as rows ...
+    assert kinds[1] == reply_body(state.recent_replies[1].reply)  # ... any other as its JSON
+    assert decode_state(orjson.loads(orjson.dumps(encoded))) == state
+
+
+def test_a_version_3_snapshot_still_loads_with_its_answers_as_json():
+    opened = Reply("r1", PositionOpened(POSITION, 499_223))
+    closed = Reply("r3", PositionClosed(CLOSE_OF_PROTECTED, 499_100))
+    v3 = {
+        **encode_state(EngineState(balances={"u1": 499_223}, positions=[POSITION])),
+        "version": 3,
+        "recent_replies": [[reply_body(opened), TS], [reply_body(closed), TS + 2]],
+    }
+    state = decode_state(orjson.loads(orjson.dumps(v3)))
+    assert state.recent_replies == [RecentReply(opened, TS), RecentReply(closed, TS + 2)]
+    assert state.positions == [POSITION]
 
 
 def test_a_version_1_snapshot_still_loads_keeping_its_rejections():
