@@ -144,6 +144,10 @@ class Settings(BaseSettings):
     # How much lower (a nice increment) the CPU priority of the work that may trail the
     # trading path: the DB processor and the embedded PostgreSQL. 0: the same as the rest.
     background_nice: int = Field(5, ge=0, le=19)
+    # The DB processor starts a batch at most this often: what a busy engine writes meanwhile
+    # goes into one transaction, and the trades table trails the engine by up to this much
+    # (the first entry after a quiet spell is written at once).
+    db_batch_interval_ms: int = Field(50, ge=0, le=10_000)
 
     # Durability of the embedded Valkey (see README, "Durability")
     redis_appendfsync: Literal["always", "everysec", "no"] = "everysec"

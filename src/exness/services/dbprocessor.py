@@ -1,7 +1,8 @@
 """The DB processor: the engine's write streams into PostgreSQL, in batches (ARCHITECTURE §3).
 
-Loop: read up to `batch_size` entries of each of db_operations_queue, snapshot_queue and
-price_stream with one XREADGROUP (group "dbprocessor"); decode them; write the operations and
+Loop, at most one batch every DB_BATCH_INTERVAL_MS: read up to `batch_size` entries of each of
+db_operations_queue, snapshot_queue and price_stream with one XREADGROUP (group
+"dbprocessor"); decode them; write the operations and
 price bars in one main-DB transaction and the snapshots in one snapshot-DB transaction; then,
 atomically: dead-letter the bad entries, XACK everything, XDEL the acked entries of the two
 engine streams (only this group reads them; price_stream is also read by the engine, so it is
@@ -139,6 +140,7 @@ class DbProcessor:
         price_history_days: int = 90,
         retention_interval_s: float = 600.0,
         price_start: str = "0",
+        batch_interval_s: float = 0.0,
     ) -> None:
         self.redis = redis
         self.streams = StreamConsumer(
@@ -161,6 +163,9 @@ class DbProcessor:
         # price_stream is capped (keys.PRICE_STREAM_MAXLEN): reading it from the start on the
         # first run turns the history Redis still holds into candles.
         self.price_start = price_start
+        # a batch starts at most this often, so that a busy engine's entries share one
+        # transaction (each costs PostgreSQL and this process about as much as ten rows)
+        self.batch_interval_s = batch_interval_s
         self._ready = False
         self._next_claim = 0.0
         self._next_retention = 0.0
@@ -188,8 +193,12 @@ class DbProcessor:
         backoff = Backoff(initial=BACKOFF_START_S, maximum=BACKOFF_MAX_S)
         try:
             while not stop.is_set:
+                started = time.monotonic()
                 try:
-                    await self.run_once()
+                    if await self.run_once() and self.batch_interval_s > 0:
+                        rest = started + self.batch_interval_s - time.monotonic()
+                        if rest > 0 and await stop.wait(rest):
+                            break
                     backoff.reset()
                 except Exception as error:
                     # Redis or PostgreSQL unavailable (or a fault to fix): nothing was acked, so
@@ -383,6 +392,7 @@ async def serve(settings: Settings, stores: StoreUrls, stop: StopSignal) -> None
         db,
         SnapshotStore(snapshot_db, keep=settings.snapshots_kept),
         price_history_days=settings.price_history_days,
+        batch_interval_s=settings.db_batch_interval_ms / 1000,
     )
     log.info("dbprocessor running", consumer=processor.consumer)
     try:
