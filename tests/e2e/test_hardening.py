@@ -108,9 +108,25 @@ def sign_in_again(stack: Stack, email: str) -> str:
     return session_cookie(redirect).value
 
 
+def listening_workers(stack: Stack) -> int:
+    """How many server processes listen on the platform's port (each worker its own socket)."""
+    server = psutil.Process(stack.services["server"].process.pid)
+    listening = 0
+    for process in server.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if any(
+                conn.status == psutil.CONN_LISTEN and conn.laddr.port == port_of(stack)
+                for conn in process.net_connections(kind="tcp")
+            ):
+                listening += 1
+    return listening
+
+
 def test_connections_are_spread_over_both_workers(hardened: Stack):
     """Each worker listens on its own socket (server/listen.py): with one shared socket the
     first worker to wake took nearly every waiting connection."""
+    # the platform is healthy once one worker answers; the other may still be starting
+    wait_until(lambda: listening_workers(hardened) == 2, 30, "both workers listening")
     trader = sign_up(hardened)
     connections = [Connection(hardened) for _ in range(24)]
     try:

@@ -150,3 +150,15 @@ async def test_forwarding_headers_are_believed_from_trusted_proxies_only(desk: D
     async with _client(desk, "203.0.113.9") as stranger:
         forged = {"x-forwarded-for": "127.0.0.1", "forwarded": "for=127.0.0.1"}
         assert (await stranger.get("/metrics", headers=forged)).status_code == 403
+
+
+async def test_made_up_methods_share_one_metrics_series(desk: Desk):
+    """A request's method is the client's to choose: past the standard ones, every method is
+    counted as OTHER, so a stranger cannot make the metrics grow a series per method."""
+    async with _client(desk, "127.0.0.1") as client:
+        for method in ("BREW", "WHEN", "PROPFIND"):
+            await client.request(method, "/api/v1/balance/usd")
+        answer = await client.get("/metrics")
+    counted = [line for line in answer.text.splitlines() if line.startswith("http_requests_total")]
+    assert any('method="OTHER"' in line for line in counted), counted
+    assert not any(made_up in answer.text for made_up in ("BREW", "WHEN", "PROPFIND"))

@@ -18,6 +18,10 @@ unread data would send a reset, and the client might never read the answer.
 
 The checks cost a request nothing when it arrives whole in one read: no timer is armed
 unless a head or a body is left incomplete.
+
+An answer leaves in one write: uvicorn writes a response's head and its body separately,
+which is two system calls and two TCP segments (the socket has TCP_NODELAY), and so often
+two wake-ups of the client. `JoinedWrites` holds the head until the body follows.
 """
 
 from __future__ import annotations
@@ -27,10 +31,10 @@ import contextlib
 import resource
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
 from exness.log import get_logger
@@ -95,6 +99,47 @@ def _answer(status: int, phrase: str, message: str, code: str, retry_after: int 
     if retry_after is not None:
         head.append(f"retry-after: {retry_after}")
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+class JoinedWrites:
+    """One response's view of its connection: the first write (the head) is held and sent
+    with the next (the body) as one; whatever is held still leaves at the end of this turn
+    of the event loop (a head whose body comes later, a HEAD request's) or before a close.
+    Everything else is the connection's own transport."""
+
+    __slots__ = ("_held", "_loop", "_started", "transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self.transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+        self._started = False
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self.transport.write(held + data)
+        elif not self._started:
+            self._started = True
+            self._held = data
+            self._loop.call_soon(self.flush)
+        else:
+            self.transport.write(data)
+
+    def flush(self) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            if not self.transport.is_closing():
+                self.transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -175,6 +220,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             if self._per_ip[self._counted_ip] <= 0:
                 del self._per_ip[self._counted_ip]
             self._counted_ip = None
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        # (uvicorn's hook for every request, pipelined ones included)
+        cycle.transport = cast(asyncio.Transport, JoinedWrites(self.transport, self.loop))
+        super()._start_asgi_task(cycle, app)
 
     def handle_websocket_upgrade(self) -> None:
         # The WebSocket protocol takes the connection over: its limits are its own.

@@ -6,7 +6,7 @@ from html import escape
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from exness.adapters.db.queries import Users
@@ -15,20 +15,21 @@ from exness.domain.messages import InitializeWallet
 from exness.log import get_logger
 from exness.services.server.auth import AUTH_COOKIE, LINK_TTL_S, LinkTokens, TooManyLinks
 from exness.services.server.deps import (
-    DatabaseDep,
-    EngineDep,
-    LinksDep,
-    MailerDep,
     OptionalSessionDep,
-    SessionStoreDep,
-    SessionTokensDep,
-    SettingsDep,
+    database_of,
+    engine_of,
+    links_of,
+    mailer_of,
+    session_store_of,
+    session_tokens_of,
+    settings_of,
 )
 from exness.services.server.errors import ApiError
+from exness.services.server.routes import api_router
 from exness.services.server.schemas import EmailBody, Failure, Message
 from exness.settings import Settings
 
-router = APIRouter(tags=["auth"])
+router = api_router("auth")
 log = get_logger(__name__)
 
 FAILURES: dict[int | str, dict[str, Any]] = {
@@ -73,26 +74,22 @@ def normalized(email: str) -> str:
 
 
 @router.post("/signup", response_model=Message, responses={**FAILURES, 409: {"model": Failure}})
-async def signup(
-    body: EmailBody, db: DatabaseDep, settings: SettingsDep, links: LinksDep, mailer: MailerDep
-) -> dict[str, str]:
+async def signup(request: Request, body: EmailBody) -> dict[str, str]:
     """Mail a sign-in link to a new trader; 409 if the email already has an account."""
     email = normalized(body.email)
-    if await Users(db).exists(email):
+    if await Users(database_of(request)).exists(email):
         raise ApiError(409, "an account with this email exists; sign in instead", "USER_EXISTS")
-    await send_link(settings, links, mailer, email)
+    await send_link(settings_of(request), links_of(request), mailer_of(request), email)
     return {"message": SIGNUP_SENT}
 
 
 @router.post("/signin", response_model=Message, responses={**FAILURES, 404: {"model": Failure}})
-async def signin(
-    body: EmailBody, db: DatabaseDep, settings: SettingsDep, links: LinksDep, mailer: MailerDep
-) -> dict[str, str]:
+async def signin(request: Request, body: EmailBody) -> dict[str, str]:
     """Mail a sign-in link to an existing trader; 404 for an unknown email."""
     email = normalized(body.email)
-    if not await Users(db).exists(email):
+    if not await Users(database_of(request)).exists(email):
         raise ApiError(404, "no account with this email; sign up first", "UNKNOWN_USER")
-    await send_link(settings, links, mailer, email)
+    await send_link(settings_of(request), links_of(request), mailer_of(request), email)
     return {"message": SIGNIN_SENT}
 
 
@@ -103,25 +100,25 @@ async def signin(
     responses={**FAILURES, 504: {"model": Failure}},
 )
 async def follow_link(
+    request: Request,
     token: Annotated[str, Query(min_length=10, max_length=200)],
-    db: DatabaseDep,
-    engine: EngineDep,
-    links: LinksDep,
-    sessions: SessionTokensDep,
-    store: SessionStoreDep,
-    settings: SettingsDep,
 ) -> RedirectResponse:
     """Redeem a mailed link: create the user if new, open the wallet, set the session cookie
     and redirect to the dashboard. A link works once, for 5 minutes."""
-    email = await links.redeem(token)
+    engine, sessions, settings = (
+        engine_of(request),
+        session_tokens_of(request),
+        settings_of(request),
+    )
+    email = await links_of(request).redeem(token)
     if email is None:
         raise ApiError(400, "this sign-in link is invalid, expired or already used", "BAD_LINK")
-    user_id, created = await Users(db).sign_in(email)
+    user_id, created = await Users(database_of(request)).sign_in(email)
     reply = await engine.send(InitializeWallet(engine.new_request_id(), user_id, email))
     if not reply.ok:
         raise ApiError(503, f"the wallet could not be opened: {reply.message}", reply.code)
     session = sessions.new_session(user_id, email)
-    await store.open(session)
+    await session_store_of(request).open(session)
     log.info("signed in", user_id=user_id, new_user=created)
     response = RedirectResponse(f"{settings.frontend_url}/dashboard", status_code=302)
     response.set_cookie(
@@ -138,16 +135,16 @@ async def follow_link(
 
 @router.post("/logout", response_model=Message, responses={401: {"model": Failure}})
 async def logout(
+    request: Request,
     response: Response,
     session: OptionalSessionDep,
-    store: SessionStoreDep,
-    settings: SettingsDep,
     everywhere: Annotated[
         bool, Query(alias="all", description="end every session of the trader")
     ] = False,
 ) -> dict[str, str]:
     """End the session (the cookie's or the Bearer token's) on every server process at once,
     and clear the cookie. `?all=true` ends every session of the trader, everywhere."""
+    store = session_store_of(request)
     if everywhere:
         if session is None:
             raise ApiError(401, "sign in first to sign out everywhere", "UNAUTHENTICATED")
@@ -160,6 +157,6 @@ async def logout(
         path="/",
         httponly=True,
         samesite="lax",
-        secure=settings.secure_cookies,
+        secure=settings_of(request).secure_cookies,
     )
     return {"message": "signed out"}

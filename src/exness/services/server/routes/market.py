@@ -6,15 +6,16 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query, Request
 from sqlalchemy import text
 
 from exness.adapters.db.queries import klines
 from exness.domain.assets import ASSETS
 from exness.domain.candles import EPOCH, INTERVALS, Interval
-from exness.services.server.deps import DatabaseDep
+from exness.services.server.deps import database_of
 from exness.services.server.errors import ApiError
 from exness.services.server.responses import ExactJSONResponse
+from exness.services.server.routes import api_router
 from exness.services.server.schemas import (
     Asset,
     Failure,
@@ -23,16 +24,16 @@ from exness.services.server.schemas import (
     SupportedAssets,
 )
 
-router = APIRouter(tags=["market"])
+router = api_router("market")
 
 MAX_CANDLES = 1000
 DEFAULT_CANDLES = 500  # the default window: the latest 500 candles, the current one included
 
 
 @router.get("/supportedAssets", response_model=SupportedAssets)
-async def supported_assets(db: DatabaseDep) -> dict[str, list[dict[str, object]]]:
+async def supported_assets(request: Request) -> dict[str, list[dict[str, object]]]:
     """The tradable assets and the decimals their prices are counted in."""
-    async with db.connect() as connection:
+    async with database_of(request).connect() as connection:
         rows = await connection.execute(
             text("SELECT symbol, name, decimals, image_url FROM assets ORDER BY id")
         )
@@ -76,7 +77,7 @@ def window(
 
 @router.get("/klines", response_model=list[Kline], responses={400: {"model": Failure}})
 async def candles(
-    db: DatabaseDep,
+    request: Request,
     asset: Asset,
     interval: KlineInterval,
     startTime: Annotated[int | None, Query(ge=0, le=10**11, description="epoch s")] = None,
@@ -89,7 +90,7 @@ async def candles(
     latest 500 candles; candles without any price are left out."""
     length = INTERVALS[interval]
     start, end = window(length, startTime, endTime, datetime.now(UTC))
-    rows = await klines(db, asset, length, start, end, MAX_CANDLES)
+    rows = await klines(database_of(request), asset, length, start, end, MAX_CANDLES)
     unit = Decimal(1).scaleb(-ASSETS[asset].decimals)
     return ExactJSONResponse(
         [

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from exness.domain.messages import Cancelled, CancelOrder, GetPendingOrders, PendingOrders
-from exness.services.server.deps import EngineDep, SessionDep
+from exness.services.server.deps import SessionDep, engine_of
 from exness.services.server.idempotency import attempt_of, deliver
 from exness.services.server.responses import ExactJSONResponse, exact
+from exness.services.server.routes import api_router
 from exness.services.server.routes.trading import (
     ENGINE_FAILURES,
     IDEMPOTENCY_FAILURES,
@@ -20,13 +21,14 @@ from exness.services.server.schemas import Failure, OrderCancelBody, OrderCancel
 from exness.services.server.schemas import PendingOrders as PendingOrdersAnswer
 from exness.services.server.views import cancelled_order, pending_order
 
-router = APIRouter(tags=["orders"])
+router = api_router("orders")
 
 
 @router.get("/orders/pending", response_model=PendingOrdersAnswer, responses=ENGINE_FAILURES)
-async def pending_orders(session: SessionDep, engine: EngineDep) -> ExactJSONResponse:
+async def pending_orders(request: Request, session: SessionDep) -> ExactJSONResponse:
     """The trader's limit and stop orders waiting for their trigger, oldest first, live from
     the engine."""
+    engine = engine_of(request)
     reply = await engine.send(GetPendingOrders(engine.new_request_id(), session.user_id))
     orders = answered(reply, PendingOrders).orders
     return exact(PendingOrdersAnswer(orders=[pending_order(order) for order in orders]))
@@ -48,9 +50,9 @@ async def pending_orders(session: SessionDep, engine: EngineDep) -> ExactJSONRes
     openapi_extra=IDEMPOTENT,
 )
 async def cancel_order(
-    request: Request, body: OrderCancelBody, session: SessionDep, engine: EngineDep
+    request: Request, body: OrderCancelBody, session: SessionDep
 ) -> ExactJSONResponse:
     """Cancel a pending order: its reserved margin returns to the balance in full."""
-    attempt = attempt_of(request)
+    engine, attempt = engine_of(request), attempt_of(request)
     command = CancelOrder(request_id(engine, attempt), session.user_id, body.orderId)
     return exact(cancelled_order(answered(await deliver(engine, command, attempt), Cancelled)))

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
 from exness.adapters.db.queries import (
     CloseReasonFilter,
@@ -31,10 +31,11 @@ from exness.domain.messages import (
     Reply,
     Result,
 )
-from exness.services.server.deps import DatabaseDep, EngineDep, QuotesDep, SessionDep
+from exness.services.server.deps import SessionDep, database_of, engine_of, quotes_of
 from exness.services.server.errors import ApiError, rejection_status
 from exness.services.server.idempotency import Attempt, attempt_of, deliver
 from exness.services.server.responses import ExactJSONResponse, exact
+from exness.services.server.routes import api_router
 from exness.services.server.schemas import (
     Asset,
     Failure,
@@ -61,7 +62,7 @@ from exness.services.server.views import (
     placed_order,
 )
 
-router = APIRouter(tags=["trading"])
+router = api_router("trading")
 
 Responses = dict[int | str, dict[str, Any]]
 ENGINE_FAILURES: Responses = {
@@ -136,11 +137,7 @@ async def side_quote(quotes: QuotePort, asset: str, side: str) -> int:
     openapi_extra=IDEMPOTENT,
 )
 async def create_trade(
-    request: Request,
-    body: TradeCreateBody,
-    session: SessionDep,
-    engine: EngineDep,
-    quotes: QuotesDep,
+    request: Request, body: TradeCreateBody, session: SessionDep
 ) -> ExactJSONResponse:
     """Open a position at market, or place a limit or stop order (SPEC §7.1–7.3).
 
@@ -149,7 +146,7 @@ async def create_trade(
     (short) the server holds when the request arrives. A limit or stop order reserves its
     margin and fills at the first tick that crosses `triggerPrice`; the answer then has
     `"status": "pending"`. `stopLoss` and `takeProfit` attach to the position."""
-    attempt = attempt_of(request)
+    engine, quotes, attempt = engine_of(request), quotes_of(request), attempt_of(request)
     quote = None
     if body.orderType == "market" and (attempt is None or attempt.outcome is None):
         quote = (
@@ -194,12 +191,12 @@ async def create_trade(
     openapi_extra=IDEMPOTENT,
 )
 async def close_trade(
-    request: Request, body: TradeCloseBody, session: SessionDep, engine: EngineDep
+    request: Request, body: TradeCloseBody, session: SessionDep
 ) -> ExactJSONResponse:
     """Close a position at the engine's latest bid (long) or ask (short), whole or `margin`
     cents of it (SPEC §7.4): that part's PnL is realized, the rest stays open with the same
     entry, leverage and liquidation price. The wallet gets max(0, part + pnl)."""
-    attempt = attempt_of(request)
+    engine, attempt = engine_of(request), attempt_of(request)
     command = CloseTrade(request_id(engine, attempt), session.user_id, body.orderId, body.margin)
     return exact(closed_trade(answered(await deliver(engine, command, attempt), PositionClosed)))
 
@@ -219,12 +216,12 @@ async def close_trade(
     openapi_extra=IDEMPOTENT,
 )
 async def modify_trade(
-    request: Request, body: TradeModifyBody, session: SessionDep, engine: EngineDep
+    request: Request, body: TradeModifyBody, session: SessionDep
 ) -> ExactJSONResponse:
     """Set (an integer), clear (`null`) or keep (absent) the stop loss and take profit of an
     open position or a pending order (SPEC §7.2). Checked against the current bid (long) or
     ask (short) — the trigger price for a pending order — and the liquidation price."""
-    attempt = attempt_of(request)
+    engine, attempt = engine_of(request), attempt_of(request)
     given = body.model_fields_set
     command = ModifyTrade(
         request_id(engine, attempt),
@@ -239,10 +236,11 @@ async def modify_trade(
 
 
 @router.get("/trades/open", response_model=OpenTrades, responses=ENGINE_FAILURES)
-async def open_trades(session: SessionDep, engine: EngineDep) -> ExactJSONResponse:
+async def open_trades(request: Request, session: SessionDep) -> ExactJSONResponse:
     """The trader's open positions, live from the engine, with their stop loss and take
     profit, the price each would close at now (bid for a long, ask for a short) and the PnL
     there."""
+    engine = engine_of(request)
     reply = await engine.send(GetOpenTrades(engine.new_request_id(), session.user_id))
     positions = answered(reply, OpenPositions).positions
     return exact(OpenTrades(trades=[open_trade(item) for item in positions]))
@@ -328,8 +326,8 @@ async def history_filter(
     },
 )
 async def history(
+    request: Request,
     query: Annotated[HistoryFilter, Depends(history_filter)],
-    db: DatabaseDep,
     format: Annotated[
         Literal["json", "csv"],
         Query(description="csv: the statement (SPEC §7.7), as a file to download"),
@@ -337,6 +335,7 @@ async def history(
 ) -> Response:
     """The trader's trades from the main DB, filtered, sorted and paginated, with analytics
     over everything the filter matches; or, with `format=csv`, all of them as a statement."""
+    db = database_of(request)
     if format == "csv":
         return csv_statement(db, query)
     found = await trade_history(db, query)
