@@ -15,6 +15,7 @@ from exness.domain import (
     CreateTrade,
     Engine,
     EngineConfig,
+    InitializeWallet,
     Modified,
     OrderCancelled,
     OrderModified,
@@ -465,6 +466,39 @@ def test_answers_are_remembered_for_the_dedupe_window_then_forgotten():
         desk.wallet(f"u{n}")  # the older ones are past the window: forgotten
     kept = [int(r.reply.request_id[4:]) for r in desk.engine.state().recent_replies]
     assert min(kept) > 6000 and kept[-1] == 6000 + 2 * step
+
+
+def test_an_answer_to_a_request_sent_once_goes_at_its_deadline_a_retryable_one_stays():
+    config = EngineConfig(dedupe_count=0, dedupe_step=1, resent_prefix="idem:")
+    desk = Desk(Engine(config))
+    start = desk.now
+
+    def wallet(request_id: str, user: str, deadline: int | None) -> InitializeWallet:
+        command = InitializeWallet(request_id, user, ts=desk.now)
+        command.deadline = deadline
+        return command
+
+    once = wallet("req-once", "alice", start + 5 * SECOND)
+    retryable = wallet("idem:alice:k", "bob", start + 5 * SECOND)
+    no_deadline = wallet("req-free", "carol", None)
+    answers = [desk.engine.apply(c)[0] for c in (once, retryable, no_deadline)]
+    desk.now = start + 5 * SECOND  # a copy taken at its deadline is answered the same
+    for command, answer in zip((once, retryable, no_deadline), answers, strict=True):
+        command.ts = desk.now
+        assert desk.engine.apply(command) == [answer]
+        assert Engine.from_state(desk.engine.state(), config).apply(command) == [answer]
+    desk.now += 1  # past the deadline: any state-changing command forgets what has gone
+    desk.wallet("dave")
+    restored = Engine.from_state(desk.engine.state(), config)
+    for engine in (desk.engine, restored):
+        kept = {r.reply.request_id for r in engine.state().recent_replies}
+        assert kept == {"idem:alice:k", "req-free", "req-1"}
+        once.ts = retryable.ts = desk.now
+        # a copy of the once-sent request is late now: refused, not applied a second time
+        rejected(engine.apply(once), "DEADLINE_EXCEEDED", "not applied")
+        # a retry of the retryable one (a new deadline) is still answered, not applied again
+        retryable.deadline = desk.now + 5 * SECOND
+        assert engine.apply(retryable) == [answers[1]]
 
 
 def test_fills_come_before_exits_and_exits_in_level_order(desk):

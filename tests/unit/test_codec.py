@@ -42,6 +42,7 @@ from exness.domain import (
     TradeOpened,
     UserCreated,
 )
+from exness.domain.engine import DEDUPE_WINDOW_US
 from exness.domain.messages import (
     Account,
     Balance,
@@ -435,8 +436,23 @@ def test_a_version_3_snapshot_still_loads_with_its_answers_as_json():
         "recent_replies": [[reply_body(opened), TS], [reply_body(closed), TS + 2]],
     }
     state = decode_state(orjson.loads(orjson.dumps(v3)))
-    assert state.recent_replies == [RecentReply(opened, TS), RecentReply(closed, TS + 2)]
+    # its times are when each was applied, and each was kept the 120 s window from then
+    kept = [
+        RecentReply(opened, TS + DEDUPE_WINDOW_US),
+        RecentReply(closed, TS + 2 + DEDUPE_WINDOW_US),
+    ]
+    assert state.recent_replies == kept
     assert state.positions == [POSITION]
+
+
+def test_a_version_4_snapshot_keeps_its_answers_the_window_from_when_they_were_applied():
+    opened = Reply("r1", PositionOpened(POSITION, 499_223))
+    closed = Reply("r3", PositionClosed(CLOSE_OF_PROTECTED, 499_100))
+    applied = EngineState(recent_replies=[RecentReply(opened, TS), RecentReply(closed, TS + 2)])
+    v4 = {**encode_state(applied), "version": 4}  # the same rows, with the time applied
+    state = decode_state(orjson.loads(orjson.dumps(v4)))
+    assert [until - DEDUPE_WINDOW_US for _, until in state.recent_replies] == [TS, TS + 2]
+    assert [reply for reply, _ in state.recent_replies] == [opened, closed]
 
 
 def test_a_version_1_snapshot_still_loads_keeping_its_rejections():

@@ -2,9 +2,9 @@
 
 The one definition of what a snapshot holds, shared by the engine service (which publishes
 them), the snapshot store (which splits the big parts into columns of their own and puts the
-keys back in order) and recovery. A snapshot (version 4) is::
+keys back in order) and recovery. A snapshot (version 5) is::
 
-    {"version": 4,
+    {"version": 5,
      "balances": {user id: free cents},
      "open_orders": [[order id, user id, asset, side, margin, leverage, open price,
                       liquidation price, opened at µs, stop loss, take profit], ...],
@@ -13,18 +13,21 @@ keys back in order) and recovery. A snapshot (version 4) is::
      "closed_orders": {order id: [owner, "closed" | "liquidated" | "cancelled"]},
      "quotes": {asset: [price, ts, bid, ask]},
      "recent_replies": [
-         ["o", request id, applied at µs, balance, *open order row],   # a market open
-         ["c", request id, applied at µs, balance, margin closed, close price, pnl,
+         ["o", request id, kept until µs, balance, *open order row],   # a market open
+         ["c", request id, kept until µs, balance, margin closed, close price, pnl,
           reason, closed at µs, *open order row as it was before the close],  # a close
-         [reply JSON (codec/replies.py), applied at µs], ...],          # any other answer
+         [reply JSON (codec/replies.py), kept until µs], ...],          # any other answer
      "ledger": [deposits, realized pnl, liquidated margin]}
 
 Orders are oldest first; rows are arrays, not objects: a snapshot holds every open position,
 and arrays are about half the size and time. The same goes for the answers kept to recognise
 a redelivered request: under load they are most of a snapshot (60 of 70 MB after 45 s of
 the e2e benchmark, nearly all opens and closes), so those two kinds are rows too (version 4;
-version 3 kept each as its reply JSON, twice the bytes and more time to write). Older
-versions still load: version 3 has only reply JSON in `recent_replies`; version 2 (before
+version 3 kept each as its reply JSON, twice the bytes and more time to write). Version 5
+records when each answer may go rather than when it was applied (an answer to a request sent
+once goes at its deadline, Engine). Older versions still load: version 4 has the time
+applied, kept the 120 s window from it; version 3 also has only reply JSON in
+`recent_replies`; version 2 (before
 SPEC §7) has no stop loss, take profit or pending orders, a boolean for "liquidated" in
 closed orders, quotes perhaps without bid/ask, and replies without their time; version 1
 (before typed replies) also keeps only the rejections of its remembered replies (its
@@ -40,6 +43,7 @@ import orjson
 
 from exness.codec import CodecError
 from exness.codec.replies import reply_body, reply_from_body
+from exness.domain.engine import DEDUPE_WINDOW_US
 from exness.domain.messages import PositionClosed, PositionOpened, Reply, TradeClosed
 from exness.domain.orders import PendingOrder
 from exness.domain.positions import Position
@@ -57,7 +61,7 @@ __all__ = [
     "encode_state",
 ]
 
-SNAPSHOT_VERSION = 4
+SNAPSHOT_VERSION = 5
 # the keys of a snapshot in the order encode_state writes them
 KEY_ORDER = (
     "version",
@@ -117,34 +121,36 @@ def encode_state(state: EngineState) -> dict[str, Any]:
             order_id: [closed.owner, closed.outcome] for order_id, closed in state.closed.items()
         },
         "quotes": {a: [q.price, q.ts, q.bid, q.ask] for a, q in state.quotes.items()},
-        "recent_replies": [_reply_row(reply, ts) for reply, ts in state.recent_replies],
+        "recent_replies": [_reply_row(reply, until) for reply, until in state.recent_replies],
         "ledger": [ledger.deposits, ledger.realized_pnl, ledger.liquidated_margin],
     }
 
 
-def _reply_row(reply: Reply, ts: int) -> list[Any]:
+def _reply_row(reply: Reply, until: int) -> list[Any]:
     result = reply.result
     if type(result) is PositionOpened:
-        return ["o", reply.request_id, ts, result.balance, *_position_row(result.position)]
+        return ["o", reply.request_id, until, result.balance, *_position_row(result.position)]
     if type(result) is PositionClosed:
         close = result.close
         return [
-            *("c", reply.request_id, ts, result.balance, close.margin, close.close_price),
+            *("c", reply.request_id, until, result.balance, close.margin, close.close_price),
             *(close.pnl, close.reason, close.closed_at, *_position_row(close.position)),
         ]
-    return [reply_body(reply), ts]
+    return [reply_body(reply), until]
 
 
-def _recent_reply(row: list[Any]) -> RecentReply:
+def _recent_reply(row: list[Any], later: int) -> RecentReply:
+    """A row of `recent_replies`; `later` turns its time into the time it is kept until
+    (versions 3 and 4 recorded when it was applied)."""
     kind = row[0]
     if kind == "o":
         opened = PositionOpened(Position(*row[4:]), row[3])
-        return RecentReply(Reply(row[1], opened), int(row[2]))
+        return RecentReply(Reply(row[1], opened), int(row[2]) + later)
     if kind == "c":
         close = TradeClosed(Position(*row[9:]), *row[4:9])
-        return RecentReply(Reply(row[1], PositionClosed(close, row[3])), int(row[2]))
+        return RecentReply(Reply(row[1], PositionClosed(close, row[3])), int(row[2]) + later)
     body, ts = row
-    return RecentReply(reply_from_body(body), int(ts))
+    return RecentReply(reply_from_body(body), int(ts) + later)
 
 
 def _v1_reply(body: dict[str, Any]) -> RecentReply | None:
@@ -169,7 +175,7 @@ def _quote(price: int, ts: int, bid: int | None, ask: int | None) -> Quote:
 
 def decode_state(snapshot: dict[str, Any]) -> EngineState:
     version = snapshot.get("version")
-    if version not in (1, 2, 3, SNAPSHOT_VERSION):
+    if version not in (1, 2, 3, 4, SNAPSHOT_VERSION):
         raise CodecError(f"unsupported snapshot version {version!r}")
     try:
         recent = snapshot["recent_replies"]
@@ -178,7 +184,8 @@ def decode_state(snapshot: dict[str, Any]) -> EngineState:
         elif version == 2:
             replies = [RecentReply(reply_from_body(body), 0) for body in recent]
         else:  # version 3's rows are all [reply JSON, ts], which version 4 reads too
-            replies = [_recent_reply(row) for row in recent]
+            later = 0 if version == SNAPSHOT_VERSION else DEDUPE_WINDOW_US
+            replies = [_recent_reply(row, later) for row in recent]
         return EngineState(
             balances=dict(snapshot["balances"]),
             positions=[Position(*row) for row in snapshot["open_orders"]],

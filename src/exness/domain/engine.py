@@ -13,6 +13,10 @@ Conventions the adapters rely on:
   `dedupe_count`, at most `dedupe_max`).
 - A command taken after its `deadline` is refused and not remembered: its sender gave up,
   and a retry with the same request id is applied (SPEC §7.5).
+- So the answer to a request that is sent once (its id not starting with `resent_prefix`)
+  is kept only until its deadline, if it has one: a copy taken later is refused anyway.
+  Only the ids a client may send again later (a retry with the same Idempotency-Key) are
+  kept the whole window. Under load the kept answers are most of a snapshot.
 
 Execution (SPEC §7): a long opens at the ask and is valued and closed at the bid; a short
 the other way round. Every price-triggered action (liquidation, stop loss, take profit, a
@@ -109,6 +113,7 @@ __all__ = ["MAX_LEVERAGE", "Engine", "EngineConfig"]
 MAX_LEVERAGE = 100
 MAX_SLIPPAGE_BPS = 10_000
 MAX_MARKUP_BPS = 1_000
+DEDUPE_WINDOW_US = 120_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +122,13 @@ class EngineConfig:
     initial_balance: int = 500_000  # USD 5,000.00
     spread_markup_bps: int = 0  # SPEC §7.1: widens bid and ask around the mid
     dedupe_count: int = 10_000  # answers of state-changing requests always kept...
-    dedupe_window_us: int = 120_000_000  # ... and any younger than this ...
+    dedupe_window_us: int = DEDUPE_WINDOW_US  # ... and any younger than this ...
     dedupe_max: int = 500_000  # ... up to this many (give or take a step)
     dedupe_step: int = 1_024  # how often (in answers kept) to look for answers to forget
+    # Request ids that may be sent again after their deadline (with a new one): a client's
+    # retries. The answer to any other id is kept only until its command's deadline.
+    # "": every id may be.
+    resent_prefix: str = ""
 
 
 class Engine:
@@ -136,9 +145,16 @@ class Engine:
         self._closed: dict[str, ClosedOrder] = {}
         self._books: dict[str, TriggerBook] = {symbol: TriggerBook() for symbol in ASSETS}
         self._quotes: dict[str, Quote] = {}
-        # request id -> answer, oldest first. An OrderedDict, because evicting the oldest key of
-        # a plain dict (`next(iter(d))`) gets slower with every deletion until the next resize.
-        self._recent: OrderedDict[str, tuple[Reply, int]] = OrderedDict()  # (answer, µs)
+        # request id -> (answer, kept until µs), oldest first: of requests that may be sent
+        # again (resent_prefix), and of those sent once, whose answers go sooner. OrderedDicts,
+        # because evicting the oldest key of a plain dict (`next(iter(d))`) gets slower with
+        # every deletion until the next resize.
+        self._recent: OrderedDict[str, tuple[Reply, int]] = OrderedDict()
+        self._recent_once: OrderedDict[str, tuple[Reply, int]] = OrderedDict()
+        # read on every command (the config is frozen)
+        self._resent_prefix = self.config.resent_prefix
+        self._dedupe_window_us = self.config.dedupe_window_us
+        self._dedupe_step = self.config.dedupe_step
         self._reserved = 0  # cents held by all pending orders (for the invariant)
         self._used = 0  # cents in all open positions
         self._totals = AccountTotals()  # each trader's, for account()
@@ -163,7 +179,10 @@ class Engine:
         """Apply one command; the first event is always its `Reply`."""
         handler, changes_state = self._handlers[type(command)]
         if changes_state:
-            seen = self._recent.get(command.request_id)
+            request_id = command.request_id
+            resent = request_id.startswith(self._resent_prefix)
+            recent = self._recent if resent else self._recent_once
+            seen = recent.get(request_id)
             if seen is not None:
                 return [seen[0]]
         deadline = command.deadline
@@ -180,10 +199,12 @@ class Engine:
         if changes_state:
             reply = events[0]
             assert isinstance(reply, Reply)  # every handler answers first
-            recent = self._recent
-            recent[command.request_id] = (reply, command.ts)
-            if len(recent) % self.config.dedupe_step == 0:
-                self._evict(command.ts)
+            until = command.ts + self._dedupe_window_us
+            if not resent and deadline is not None and deadline < until:
+                until = deadline
+            recent[request_id] = (reply, until)
+            if len(recent) % self._dedupe_step == 0:
+                self._evict(recent, command.ts)
         return events
 
     def on_price(self, tick: PriceTick) -> list[Event]:
@@ -641,16 +662,17 @@ class Engine:
             raise StalePrice(f"the newest {asset} price is {age / 1e6:.1f} s old")
         return quote
 
-    def _evict(self, now: int) -> None:
-        """Forget the oldest answers beyond `dedupe_count` that are older than the window, and
-        any beyond `dedupe_max`. Checked whenever their number reaches a multiple of
-        `dedupe_step`, not on every command: an answer may be kept a little longer than promised,
-        never less; and since the check depends on nothing but the answers kept, an engine
-        restored from a snapshot forgets exactly what the original would have."""
-        recent, config = self._recent, self.config
-        count, horizon = len(recent), now - config.dedupe_window_us
+    def _evict(self, recent: OrderedDict[str, tuple[Reply, int]], now: int) -> None:
+        """Forget the oldest of `recent`'s answers beyond `dedupe_count` that are kept until
+        before `now`, and any beyond `dedupe_max`. Checked whenever their number reaches a
+        multiple of `dedupe_step`, not on every command: an answer may be kept a little longer
+        than promised, never less (one kept longer holds back those behind it); and since the
+        check depends on nothing but the answers kept, an engine restored from a snapshot
+        forgets exactly what the original would have."""
+        config = self.config
+        count = len(recent)
         while count > config.dedupe_max or (
-            count > config.dedupe_count and next(iter(recent.values()))[1] < horizon
+            count > config.dedupe_count and next(iter(recent.values()))[1] < now
         ):
             recent.popitem(last=False)
             count -= 1
@@ -665,7 +687,11 @@ class Engine:
             pending=list(self._pending.values()),
             closed=dict(self._closed),
             quotes={asset: replace(quote) for asset, quote in self._quotes.items()},
-            recent_replies=[RecentReply(reply, ts) for reply, ts in self._recent.values()],
+            recent_replies=[
+                RecentReply(reply, until)
+                for recent in (self._recent_once, self._recent)
+                for reply, until in recent.values()
+            ],
             ledger=replace(self.ledger),
         )
 
@@ -713,8 +739,11 @@ class Engine:
             engine._books[asset].add_many(mine)
         engine._closed.update(state.closed)
         engine._quotes.update({asset: replace(q) for asset, q in state.quotes.items()})
-        for reply, ts in state.recent_replies:
-            engine._recent[reply.request_id] = (reply, ts)
+        prefix = engine.config.resent_prefix
+        for reply, until in state.recent_replies:
+            request_id = reply.request_id
+            recent = engine._recent if request_id.startswith(prefix) else engine._recent_once
+            recent[request_id] = (reply, until)
         engine.ledger = replace(state.ledger)
         return engine
 

@@ -36,7 +36,7 @@ class RecentReply(NamedTuple):
     tuple: one is made per command, and it is the cheapest immutable record to build.)"""
 
     reply: Reply
-    ts: int  # when it was applied, µs
+    until: int  # µs: kept until then (Engine._evict)
 
 
 @dataclass(slots=True)
@@ -58,5 +58,6 @@ class EngineState:
     pending: list[PendingOrder] = field(default_factory=list)  # waiting, oldest first
     closed: dict[str, ClosedOrder] = field(default_factory=dict)  # order id -> outcome
     quotes: dict[str, Quote] = field(default_factory=dict)  # asset -> newest quote
-    recent_replies: list[RecentReply] = field(default_factory=list)  # oldest first (dedupe)
+    # oldest first (dedupe): those sent once, then those that may be sent again
+    recent_replies: list[RecentReply] = field(default_factory=list)
     ledger: Ledger = field(default_factory=Ledger)

@@ -42,7 +42,7 @@ from exness.log import get_logger
 from exness.services.runtime import StopSignal, publish_status, run_service, tune_gc
 from exness.settings import Settings, StoreUrls
 
-__all__ = ["EngineService", "RecoveryError", "RecoveryReport", "main"]
+__all__ = ["EngineService", "RecoveryError", "RecoveryReport", "engine_config", "main"]
 
 log = get_logger(__name__)
 
@@ -398,6 +398,16 @@ class EngineService:
         await self.snapshot()  # a clean stop leaves nothing to replay
 
 
+def engine_config(settings: Settings) -> EngineConfig:
+    """The core's configuration, the same for the service and for every replay of its journal
+    (reconcile): what it forgets and when must not differ between them."""
+    return EngineConfig(
+        price_max_age_us=settings.price_max_age_us,
+        spread_markup_bps=settings.spread_markup_bps,
+        resent_prefix=keys.IDEMPOTENT_PREFIX,  # only retries with an Idempotency-Key
+    )
+
+
 async def serve(settings: Settings, stores: StoreUrls, stop: StopSignal) -> None:
     from exness.adapters.db.session import create_engine
     from exness.adapters.db.snapshots import SnapshotStore
@@ -408,10 +418,7 @@ async def serve(settings: Settings, stores: StoreUrls, stop: StopSignal) -> None
     service = EngineService(
         client,
         SnapshotStore(db, keep=settings.snapshots_kept),
-        EngineConfig(
-            price_max_age_us=settings.price_max_age_us,
-            spread_markup_bps=settings.spread_markup_bps,
-        ),
+        engine_config(settings),
         snapshot_interval_s=settings.snapshot_interval_s,
         waiter=waiter,
         forked=ForkedSnapshot(stores.redis_url),

@@ -35,12 +35,12 @@ from exness.adapters import keys
 from exness.adapters.db.session import create_engine
 from exness.adapters.db.snapshots import SnapshotStore
 from exness.adapters.redis import connect
-from exness.domain import Engine, EngineConfig
+from exness.domain import Engine
 from exness.domain.assets import ASSETS
 from exness.domain.money import USD_DECIMALS, to_decimal
 from exness.domain.orders import PendingOrder
 from exness.domain.positions import Position
-from exness.services.engine import EngineService
+from exness.services.engine import EngineService, engine_config
 from exness.settings import Settings, StoreUrls
 
 __all__ = ["DatabaseState", "Reconciliation", "compare", "read_database", "reconcile"]
@@ -280,10 +280,7 @@ async def reconcile(settings: Settings, stores: StoreUrls) -> Reconciliation:
         replay = EngineService(
             client,
             SnapshotStore(snapshot_db, keep=settings.snapshots_kept),
-            EngineConfig(
-                price_max_age_us=settings.price_max_age_us,
-                spread_markup_bps=settings.spread_markup_bps,
-            ),
+            engine_config(settings),
         )
         await replay.recover(emit=False)
         report.journal_id = replay.applied_id
