@@ -88,32 +88,16 @@ class StepValuation:
 
     JUMP_SHARE = 4  # a move that steps more than 1/4 of the positions is a jump
 
-    __slots__ = (
-        "_downs",
-        "_price",
-        "_steepest",
-        "_stepped",
-        "_terms",
-        "_total",
-        "_ups",
-        "_values",
-        "_version",
-        "_versions",
-    )
+    __slots__ = ("_price", "_steepest", "_steps", "_terms", "_total")
 
     def __init__(self) -> None:
+        # Small on purpose: a trader's first order in an asset makes two (longs, shorts).
         self._terms: dict[str, Terms] = {}
         self._price: int | None = None  # the price the total is at
         self._total = 0
         # the steepest position (most cents per price unit: exposure / divisor), as a pair
         self._steepest = (0, 1)
-        # by steps: each position's value at the price, the version of its heap entries
-        self._stepped = False
-        self._values: dict[str, int] = {}
-        self._versions: dict[str, int] = {}
-        self._ups: list[tuple[int, int, str]] = []  # (step up, version, order id), lowest first
-        self._downs: list[tuple[int, int, str]] = []  # (−step down, version, order id)
-        self._version = 0
+        self._steps: _Steps | None = None  # following the price by steps, or by passes
 
     def __len__(self) -> int:
         return len(self._terms)
@@ -130,22 +114,22 @@ class StepValuation:
         if self._price is not None:
             value = value_at(terms, self._price)
             self._total += value
-            if self._stepped:
-                self._values[order_id] = value
-                self._push(order_id, terms, value)
+            steps = self._steps
+            if steps is not None:
+                steps.values[order_id] = value
+                steps.push(order_id, terms, value)
 
     def remove(self, order_id: str) -> None:
         terms = self._terms.pop(order_id)
         if not self._terms:  # empty: nothing to value, no stale heap entries to keep
-            self._total, self._steepest = 0, (0, 1)
-            if self._stepped:
-                self._values, self._versions, self._ups, self._downs = {}, {}, [], []
+            self._total, self._steepest, self._steps = 0, (0, 1), None
             return
         if self._price is None:
             return
-        if self._stepped:
-            self._total -= self._values.pop(order_id)
-            del self._versions[order_id]  # its heap entries are stale now
+        steps = self._steps
+        if steps is not None:
+            self._total -= steps.values.pop(order_id)
+            del steps.versions[order_id]  # its heap entries are stale now
         else:
             self._total -= value_at(terms, self._price)
 
@@ -154,11 +138,12 @@ class StepValuation:
         before = self._price
         if price == before:
             return self._total
-        if before is not None and self._stepped:
+        steps = self._steps
+        if before is not None and steps is not None:
             if price > before:
-                self._move(price, self._ups, price)  # steps up at or below the price
+                self._move(price, steps, steps.ups, price)  # steps up at or below the price
             else:
-                self._move(price, self._downs, -price)  # steps down at or above it
+                self._move(price, steps, steps.downs, -price)  # steps down at or above it
             return self._total
         self._total, self._price = total_of(self._terms.values(), price), price
         exposure, divisor = self._steepest
@@ -168,10 +153,10 @@ class StepValuation:
 
     # ---- inside --------------------------------------------------------------------------------
 
-    def _move(self, price: int, heap: list[tuple[int, int, str]], bound: int) -> None:
+    def _move(self, price: int, steps: _Steps, heap: list[_Step], bound: int) -> None:
         """To `price`: the positions whose steps in `heap` (keyed so that a crossed step is
         at most `bound`) it crossed are valued again; a jump is a plain pass instead."""
-        versions, jump = self._versions, len(self._terms) // self.JUMP_SHARE + 8
+        versions, jump = steps.versions, len(self._terms) // self.JUMP_SHARE + 8
         stepped: list[str] = []
         while heap and heap[0][0] <= bound:
             _, version, order_id = heapq.heappop(heap)
@@ -179,37 +164,28 @@ class StepValuation:
                 continue  # removed, or stepped since: a stale entry
             stepped.append(order_id)
             if len(stepped) > jump:
-                self._stepped = False
-                self._values, self._versions, self._ups, self._downs = {}, {}, [], []
+                self._steps = None
                 self._total, self._price = total_of(self._terms.values(), price), price
                 return
         self._price = price
-        values, terms_of = self._values, self._terms
+        values, terms_of = steps.values, self._terms
         for order_id in stepped:
             terms = terms_of[order_id]
             value = value_at(terms, price)
             self._total += value - values[order_id]
             values[order_id] = value
-            self._push(order_id, terms, value)
-        if len(self._ups) + len(self._downs) > 4 * len(terms_of) + 64:
+            steps.push(order_id, terms, value)
+        if len(steps.ups) + len(steps.downs) > 4 * len(terms_of) + 64:
             self._build()  # too many stale entries
-
-    def _push(self, order_id: str, terms: Terms, value: int) -> None:
-        self._version += 1
-        self._versions[order_id] = version = self._version
-        heapq.heappush(self._ups, (step_up(terms, value), version, order_id))
-        down = step_down(terms, value)
-        if down is not None:
-            heapq.heappush(self._downs, (-down, version, order_id))
 
     def _build(self) -> None:
         """Every position's value at the price, and the heaps of their steps."""
         price = self._price
         assert price is not None
-        self._version += 1
-        version = self._version
+        version = 1
         values: dict[str, int] = {}
-        ups, downs = [], []
+        ups: list[_Step] = []
+        downs: list[_Step] = []
         steepest = (0, 1)
         for order_id, terms in self._terms.items():
             values[order_id] = value = value_at(terms, price)
@@ -221,5 +197,38 @@ class StepValuation:
                 steepest = (terms[0], terms[2])
         heapq.heapify(ups)
         heapq.heapify(downs)
-        self._values, self._versions = values, dict.fromkeys(values, version)
-        self._ups, self._downs, self._stepped, self._steepest = ups, downs, True, steepest
+        self._steps = _Steps(values, dict.fromkeys(values, version), ups, downs, version)
+        self._steepest = steepest
+
+
+# a heap entry: (step up, or −step down, so that both heaps are lowest first; version; order id)
+_Step = tuple[int, int, str]
+
+
+class _Steps:
+    """Following the price by steps: each position's value at the price, and its next step
+    up and down in two heaps; an entry is stale once its order's version has moved on."""
+
+    __slots__ = ("downs", "ups", "values", "version", "versions")
+
+    def __init__(
+        self,
+        values: dict[str, int],
+        versions: dict[str, int],
+        ups: list[_Step],
+        downs: list[_Step],
+        version: int,
+    ) -> None:
+        self.values = values
+        self.versions = versions  # order id -> the version of its live heap entries
+        self.ups = ups
+        self.downs = downs
+        self.version = version  # the newest
+
+    def push(self, order_id: str, terms: Terms, value: int) -> None:
+        self.version = version = self.version + 1
+        self.versions[order_id] = version
+        heapq.heappush(self.ups, (step_up(terms, value), version, order_id))
+        down = step_down(terms, value)
+        if down is not None:
+            heapq.heappush(self.downs, (-down, version, order_id))
