@@ -288,7 +288,6 @@ def running_platform(settings: dict[str, str]) -> Iterator[BenchPlatform]:
         smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
         smtp.start()
         port, env = stack_env(logs, running.redis_url, running.database_url, feed.url, smtp.port)
-        env.pop("DB_BATCH_INTERVAL_MS")  # the tests' setting; the bench runs the default
         env.update(settings)
         api = f"http://127.0.0.1:{port}"
         services = Services(env, logs)

@@ -184,8 +184,6 @@ def stack_env(tmp_path: Path, redis_url: str, database_url: str, feed_url: str, 
         "RATE_LIMIT_PER_MINUTE": "0",
         "RATE_LIMIT_PER_TRADER_PER_MINUTE": "0",
         "ENGINE_RPC_TIMEOUT_S": "5",
-        # tests read history right after the engine answers; pacing is tested in integration
-        "DB_BATCH_INTERVAL_MS": "0",
         "LOG_LEVEL": "INFO",
         "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
     }

@@ -174,6 +174,24 @@ async def test_statuses_filter_trades_and_orders(api, written):
     assert answer.status_code == 400
 
 
+async def test_rows_that_tie_on_the_sort_key_come_in_the_order_they_were_made(api, db):
+    # One batch writes its rows in order-id order; "z-" sorts after "a-" but was made first.
+    lives = Lives()
+    lives.wallet("carol")
+    made = ["z-first", "m-second", "a-third"]
+    for order_id in made:
+        lives.live("carol", order_id, "SOL", Plan("long", "market", 10, 1_000))
+    await DbWriter(db).write(lives.operations)
+
+    async def order(**params: object) -> list[str]:
+        return [item["orderId"] for item in (await api.history("carol", **params))["data"]]
+
+    for key in ("openPrice", "asset", "status", "tradeType", "margin", "leverage"):
+        assert await order(sortBy=key, sortOrder="asc") == made, key
+        assert await order(sortBy=key, sortOrder="desc") == made[::-1], key
+    assert await order() == made[::-1]
+
+
 async def test_analytics_realized_pnl_is_the_sum_of_the_close_rows(api, written, db):
     body = await api.history("alice", status="any")
     analytics = body["analytics"]

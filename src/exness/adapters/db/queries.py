@@ -155,8 +155,13 @@ class HistoryFilter:
         return " AND ".join(clauses), params
 
     def order_by(self) -> str:
+        # Rows that tie on the key come in the order they were made: created_at, then the row
+        # id (a batch inserts its rows in order-id order, so the id alone is not creation order).
         direction = "ASC" if self.sort_order == "asc" else "DESC"
-        return f"{SORT_COLUMNS[self.sort_by]} {direction} NULLS LAST, t.id {direction}"
+        key = f"{SORT_COLUMNS[self.sort_by]} {direction} NULLS LAST, "
+        if self.sort_by == "createdAt":
+            key = ""
+        return f"{key}t.created_at {direction}, t.id {direction}"
 
 
 @dataclass(slots=True)
