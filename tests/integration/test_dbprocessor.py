@@ -459,3 +459,60 @@ async def test_a_busy_stream_is_written_in_paced_batches_a_quiet_one_at_once(red
     finally:
         stop.event.set()
         await asyncio.wait_for(task, 5)
+
+
+async def test_a_published_snapshot_without_a_part_or_journal_id_is_dead_lettered(redis_client, db):
+    """PostgreSQL splits the published JSON itself: a snapshot without one of its parts or with
+    a journal id that is no stream id is refused as data, dead-lettered, and the rest goes on."""
+    state = encode_state(Engine().state())
+    no_balances = {key: value for key, value in state.items() if key != "balances"}
+    bodies = [
+        orjson.dumps({"v": 1, "journalId": "7-0", "createdAt": T0, "state": no_balances}),
+        orjson.dumps({"v": 1, "journalId": "not-an-id", "createdAt": T0, "state": state}),
+        b"{not json",
+        encode_snapshot(SnapshotEntry("8", T0, state)),  # a bare <ms> is an id: 8-0
+    ]
+    refused = [
+        (await redis_client.xadd(keys.SNAPSHOTS, {"data": body})).decode() for body in bodies[:3]
+    ]
+    await redis_client.xadd(keys.SNAPSHOTS, {"data": bodies[3]})
+
+    service = processor(redis_client, db)
+    await drain(service)
+
+    letters = await redis_client.xrange(keys.DEAD_LETTERS)
+    assert [letter[b"id"].decode() for _, letter in letters] == refused
+    assert await pending(redis_client, keys.SNAPSHOTS) == 0
+    assert await redis_client.xlen(keys.SNAPSHOTS) == 0
+    assert (await SnapshotStore(db).latest()) == SnapshotEntry("8", T0, state)
+    rows = await fetch(db, "SELECT journal_ms, journal_seq, open_positions FROM snapshots")
+    assert [tuple(row) for row in rows] == [(8, 0, 0)]
+
+
+async def test_a_snapshot_being_saved_holds_back_no_trade(redis_client, db):
+    """Snapshots have a loop of their own: while one waits on the snapshot table (locked here,
+    as a save of tens of MB would keep it busy), trades are still written at once."""
+    stop = StopSignal()
+    service = processor(redis_client, db, batch_interval_s=0.05)
+    task = asyncio.create_task(service.run(stop))
+    try:
+        await add_operation(redis_client, UserCreated("snap", None, 500_000, T0))
+        await wait_for(lambda: service.written == 1)
+        async with db.connect() as locker:
+            await locker.execute(text("LOCK TABLE snapshots IN ACCESS EXCLUSIVE MODE"))
+            entry = SnapshotEntry("30-0", T0, encode_state(Engine().state()))
+            await redis_client.xadd(keys.SNAPSHOTS, {"data": encode_snapshot(entry)})
+            await wait_for(lambda: pending(redis_client, keys.SNAPSHOTS))  # being saved
+            for n in range(3):
+                await add_operation(redis_client, TradeOpened(held(f"s{n}", "snap")))
+            await wait_for(lambda: service.written == 4)
+            rows = await fetch(db, "SELECT count(*) AS n FROM trades WHERE user_id = 'snap'")
+            assert rows[0].n == 3
+            assert await pending(redis_client, keys.SNAPSHOTS) == 1  # still waiting
+            await locker.rollback()
+        await wait_for(lambda: service.written == 5)
+        assert (await SnapshotStore(db).latest()).journal_id == "30-0"
+        assert await pending(redis_client, keys.SNAPSHOTS) == 0
+    finally:
+        stop.event.set()
+        await asyncio.wait_for(task, 5)

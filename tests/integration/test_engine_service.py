@@ -193,7 +193,7 @@ async def test_recovery_starts_from_the_newest_snapshot(redis_client, snapshots)
     await first.step()
     await first.snapshot()
     [(_, fields)] = await redis_client.xrange(keys.SNAPSHOTS)
-    await snapshots.save([decode_snapshot(fields[b"data"])])  # what the DB processor does
+    await snapshots.save_published(fields[b"data"])  # what the DB processor does
     await push(redis_client, "CREATE_TRADE", "t1", "alice", trade("o1"))
     await first.step()
 
@@ -244,9 +244,7 @@ async def test_a_forked_snapshot_is_noted_once_reaped_and_not_taken_twice(
     assert not first.forked.running
     assert await redis_client.xlen(keys.SNAPSHOTS) == 1
 
-    await snapshots.save(
-        [decode_snapshot((await redis_client.xrange(keys.SNAPSHOTS))[0][1][b"data"])]
-    )
+    await snapshots.save_published((await redis_client.xrange(keys.SNAPSHOTS))[0][1][b"data"])
     second = service(redis_client, snapshots)
     assert (await second.recover()).snapshot_journal_id == first.applied_id
     assert second.engine.state() == first.engine.state()

@@ -1,13 +1,17 @@
 """The DB processor: the engine's write streams into PostgreSQL, in batches (ARCHITECTURE §3).
 
-Loop, at most one batch every DB_BATCH_INTERVAL_MS: read up to `batch_size` entries of each of
-db_operations_queue, snapshot_queue and price_stream with one XREADGROUP (group
-"dbprocessor"); decode them; write the operations and
-price bars in one main-DB transaction and the snapshots in one snapshot-DB transaction; then,
-atomically: dead-letter the bad entries, XACK everything, XDEL the acked entries of the two
-engine streams (only this group reads them; price_stream is also read by the engine, so it is
-never deleted from here) and trim the engine journal to the oldest kept snapshot. A batch with
-only acks to send does it with one script call (ACK_SCRIPT), any other in one MULTI/EXEC.
+Two loops, side by side (group "dbprocessor"):
+- Operations, at most one batch every DB_BATCH_INTERVAL_MS: read up to `batch_size` entries of
+  each of db_operations_queue and price_stream with one XREADGROUP; decode them; write the
+  operations and price bars in one main-DB transaction; then, atomically: dead-letter the bad
+  entries, XACK everything and XDEL the acked operations (only this group reads them;
+  price_stream is also read by the engine, so it is never deleted from here). A batch with only
+  acks to send does it with one script call (ACK_SCRIPT), any other in one MULTI/EXEC.
+- Snapshots: read snapshot_queue, save each in the snapshot DB as it was published (PostgreSQL
+  parses and splits it; this process never decodes one), ack and delete it and trim the engine
+  journal to the oldest kept snapshot. A snapshot is tens of MB under load and takes
+  PostgreSQL a good fraction of a second: in a loop of their own they never hold back a
+  trade's row (in one loop, a batch that met a snapshot wrote its trades ~400 ms late).
 An `ops` entry (one per engine batch) holds many operations: each is written, or
 dead-lettered with its own JSON, alone.
 
@@ -28,9 +32,10 @@ every write is idempotent, so a batch retried after a crash or an outage converg
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -52,7 +57,6 @@ from exness.backoff import Backoff
 from exness.codec import CodecError
 from exness.codec.operations import decode_operation, decode_operations, encode_operation
 from exness.codec.prices import decode_price_entry
-from exness.codec.snapshot import SnapshotEntry, decode_snapshot
 from exness.domain.messages import DbOperation
 from exness.log import get_logger
 from exness.services.runtime import StopSignal, consumer_name, publish_status, run_service
@@ -62,9 +66,8 @@ __all__ = ["STREAMS", "DbProcessor", "is_data_error", "main"]
 
 log = get_logger(__name__)
 
-STREAMS = (keys.DB_OPERATIONS, keys.SNAPSHOTS, keys.PRICE_STREAM)
-# Streams only this group reads: an acked entry is deleted. price_stream is the engine's too.
-OWNED_STREAMS = (keys.DB_OPERATIONS, keys.SNAPSHOTS)
+STREAMS = (keys.DB_OPERATIONS, keys.PRICE_STREAM)  # the operations loop's
+SNAPSHOTS_PER_READ = 2  # each is big; more than one waits only after an outage
 BACKOFF_START_S = 0.1
 BACKOFF_MAX_S = 5.0
 
@@ -93,7 +96,6 @@ def is_data_error(error: BaseException) -> bool:
 class Batch:
     entries: list[StreamEntry] = field(default_factory=list)
     operations: list[tuple[StreamEntry, DbOperation]] = field(default_factory=list)
-    snapshots: list[tuple[StreamEntry, SnapshotEntry]] = field(default_factory=list)
     prices: list[tuple[StreamEntry, PriceEntry]] = field(default_factory=list)
     bad: list[DeadLetter] = field(default_factory=list)
 
@@ -143,13 +145,24 @@ class DbProcessor:
         batch_interval_s: float = 0.0,
     ) -> None:
         self.redis = redis
+        consumer = consumer or consumer_name("dbprocessor")
         self.streams = StreamConsumer(
             redis,
             group=keys.DBPROCESSOR_GROUP,
-            consumer=consumer or consumer_name("dbprocessor"),
+            consumer=consumer,
             streams=STREAMS,
-            owned=OWNED_STREAMS,
+            owned=(keys.DB_OPERATIONS,),  # price_stream is the engine's too
             batch_size=batch_size,
+            block_ms=block_ms,
+            claim_min_idle_ms=claim_min_idle_ms,
+        )
+        self.snapshot_stream = StreamConsumer(
+            redis,
+            group=keys.DBPROCESSOR_GROUP,
+            consumer=consumer,
+            streams=(keys.SNAPSHOTS,),
+            owned=(keys.SNAPSHOTS,),
+            batch_size=SNAPSHOTS_PER_READ,
             block_ms=block_ms,
             claim_min_idle_ms=claim_min_idle_ms,
         )
@@ -186,41 +199,61 @@ class DbProcessor:
 
     async def setup(self) -> None:
         await self.streams.ensure_groups({keys.PRICE_STREAM: self.price_start})
+        await self.snapshot_stream.ensure_groups()
         self._ready = True
 
     async def run(self, stop: StopSignal) -> None:
-        """Batches until `stop`; the batch under way is finished first."""
-        backoff = Backoff(initial=BACKOFF_START_S, maximum=BACKOFF_MAX_S)
+        """Both loops until `stop`; the batch under way in each is finished first."""
         try:
-            while not stop.is_set:
-                started = time.monotonic()
-                try:
-                    if await self.run_once() and self.batch_interval_s > 0:
-                        rest = started + self.batch_interval_s - time.monotonic()
-                        if rest > 0 and await stop.wait(rest):
-                            break
-                    backoff.reset()
-                except Exception as error:
-                    # Redis or PostgreSQL unavailable (or a fault to fix): nothing was acked, so
-                    # the same entries are read again from this consumer's pending list.
-                    self.last_error = repr(error)
-                    self.streams.read_backlog_again()
-                    if isinstance(error, ResponseError) and "NOGROUP" in str(error):
-                        self._ready = False  # Redis lost its data: recreate the groups
-                    delay = backoff.next_delay()
-                    log.warning("batch failed; retrying", error=repr(error), retry_in_s=delay)
-                    if await stop.wait(delay):
-                        break
-                await self._maybe_publish_status()
+            await asyncio.gather(
+                self._loop(stop, self.run_operations, self.streams, self.batch_interval_s),
+                self._loop(stop, self.run_snapshots, self.snapshot_stream, 0.0),
+            )
         finally:
             await self.close()
+
+    async def _loop(
+        self,
+        stop: StopSignal,
+        round_: Callable[[], Awaitable[int]],
+        streams: StreamConsumer,
+        interval_s: float,
+    ) -> None:
+        """`round_` until `stop`, a round starting at most every `interval_s` while it finds
+        entries, backing off while Redis or PostgreSQL fails."""
+        backoff = Backoff(initial=BACKOFF_START_S, maximum=BACKOFF_MAX_S)
+        while not stop.is_set:
+            started = time.monotonic()
+            try:
+                if await round_() and interval_s > 0:
+                    rest = started + interval_s - time.monotonic()
+                    if rest > 0 and await stop.wait(rest):
+                        break
+                backoff.reset()
+            except Exception as error:
+                # Redis or PostgreSQL unavailable (or a fault to fix): nothing was acked, so
+                # the same entries are read again from this consumer's pending list.
+                self.last_error = repr(error)
+                streams.read_backlog_again()
+                if isinstance(error, ResponseError) and "NOGROUP" in str(error):
+                    self._ready = False  # Redis lost its data: recreate the groups
+                delay = backoff.next_delay()
+                log.warning("batch failed; retrying", error=repr(error), retry_in_s=delay)
+                if await stop.wait(delay):
+                    break
+            await self._maybe_publish_status()
 
     async def close(self) -> None:
         """Give back the database connection kept between batches."""
         await self.writer.release()
 
     async def run_once(self) -> int:
-        """Take one batch (claim and retention when due); the number of entries handled."""
+        """One round of each loop, one after the other; the number of entries handled."""
+        return await self.run_operations() + await self.run_snapshots()
+
+    async def run_operations(self) -> int:
+        """Take one batch of operations and prices (claim and retention when due); the number
+        of entries handled."""
         if not self._ready:
             await self.setup()
         now = time.monotonic()
@@ -237,9 +270,38 @@ class DbProcessor:
             await self.writer.release()  # idle: the pool may have the connection back
         return len(entries)
 
+    async def run_snapshots(self) -> int:
+        """Save the snapshots published since the last round (waiting up to `block_ms` for
+        one), then ack them and trim the journal; the number of entries handled."""
+        if not self._ready:
+            await self.setup()
+        entries = await self.snapshot_stream.read()
+        if not entries:
+            return 0
+        saved, bad = 0, []
+        for entry in entries:
+            if not entry.fields:  # deleted while pending: nothing to save, only to ack
+                continue
+            body = entry.fields.get(b"data")
+            try:
+                if body is None:
+                    raise CodecError('entry has no "data" field')
+                await self.snapshots.save_published(body)
+                saved += 1
+            except Exception as error:
+                if not is_data_error(error):
+                    raise
+                bad.append(DeadLetter(entry, f"refused by the database: {error!r}"))
+        floor = await self.snapshots.oldest_kept_journal_id() if saved else None
+        also = None if floor is None else _journal_trim(floor)
+        await self.snapshot_stream.acknowledge(entries, bad, also)
+        self.written += saved
+        self.dead_lettered += len(bad)
+        return len(entries)
+
     async def claim(self) -> int:
         """Take over the entries other consumers left pending longer than the minimum idle."""
-        claimed = await self.streams.claim()
+        claimed = await self.streams.claim() + await self.snapshot_stream.claim()
         self.claimed += claimed
         return claimed
 
@@ -266,8 +328,6 @@ class DbProcessor:
                     raise CodecError('entry has no "data" field')
                 if entry.stream == keys.DB_OPERATIONS:
                     batch.operations.append((entry, decode_operation(data)))
-                elif entry.stream == keys.SNAPSHOTS:
-                    batch.snapshots.append((entry, decode_snapshot(data)))
                 else:
                     ticks, problems = decode_price_entry(entry.entry_id, data)
                     if problems:
@@ -290,11 +350,9 @@ class DbProcessor:
                 "batch refused by the database; writing entries one by one", error=repr(error)
             )
             await self._write_main_one_by_one(batch)
-        saved = await self._write_snapshots(batch)
-        floor = await self.snapshots.oldest_kept_journal_id() if saved else None
-        await self._acknowledge(batch, floor)
+        await self.streams.acknowledge(batch.entries, batch.bad)
         self.batches += 1
-        self.written += len(batch.operations) + len(batch.snapshots) + len(batch.prices)
+        self.written += len(batch.operations) + len(batch.prices)
         self.dead_lettered += len(batch.bad)
         self.last_batch_at = time.time_ns() // 1000
 
@@ -325,38 +383,13 @@ class DbProcessor:
                 batch.bad.append(DeadLetter(entry, f"refused by the database: {error!r}"))
         batch.operations, batch.prices = good_operations, good_prices
 
-    async def _write_snapshots(self, batch: Batch) -> bool:
-        """Save the batch's snapshots; whether any was saved."""
-        if not batch.snapshots:
-            return False
-        try:
-            await self.snapshots.save([snapshot for _, snapshot in batch.snapshots])
-            return True
-        except Exception as error:
-            if not is_data_error(error):
-                raise
-        saved = []
-        for entry, snapshot in batch.snapshots:
-            try:
-                await self.snapshots.save([snapshot])
-                saved.append((entry, snapshot))
-            except Exception as error:
-                if not is_data_error(error):
-                    raise
-                batch.bad.append(DeadLetter(entry, f"refused by the database: {error!r}"))
-        batch.snapshots = saved
-        return bool(saved)
-
-    async def _acknowledge(self, batch: Batch, journal_floor: str | None) -> None:
-        """After the commits, atomically: dead letters, acks, deletes, journal trim."""
-
-        also = None if journal_floor is None else _journal_trim(journal_floor)
-        await self.streams.acknowledge(batch.entries, batch.bad, also)
-
     # ---- status ------------------------------------------------------------------------------
 
     async def status(self) -> dict[str, Any]:
         pending, lag = await self.streams.backlog()
+        snapshots_pending, snapshots_lag = await self.snapshot_stream.backlog()
+        pending += snapshots_pending
+        lag = None if lag is None or snapshots_lag is None else lag + snapshots_lag
         return {
             "consumer": self.consumer,
             "batches": self.batches,

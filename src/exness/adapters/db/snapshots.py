@@ -10,36 +10,48 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exness.adapters.db.models import Snapshot
-from exness.adapters.db.rows import DataRejected, parse_stream_id, us_to_datetime
-from exness.codec.snapshot import KEY_ORDER, SPLIT_KEYS, SnapshotEntry
+from exness.adapters.db.rows import DataRejected, us_to_datetime
+from exness.codec.snapshot import KEY_ORDER, SPLIT_KEYS, SnapshotEntry, encode_snapshot
 
 __all__ = ["SnapshotStore"]
 
 SNAPSHOTS = cast(Table, Snapshot.__table__)
 
-
-def snapshot_row(entry: SnapshotEntry) -> dict[str, Any]:
-    journal_ms, journal_seq = parse_stream_id(entry.journal_id)
-    state = dict(entry.state)
-    try:
-        parts = {key: state.pop(key) for key in SPLIT_KEYS}
-    except KeyError as missing:
-        raise DataRejected(f"snapshot {entry.journal_id} has no {missing}") from None
-    open_orders = parts["open_orders"]
-    return {
-        "journal_id": entry.journal_id,
-        "journal_ms": journal_ms,
-        "journal_seq": journal_seq,
-        **parts,
-        "state": state,
-        "open_positions": len(open_orders) if isinstance(open_orders, list | dict) else 0,
-        "created_at": us_to_datetime(entry.created_at),
-    }
+# One published snapshot (encode_snapshot's JSON, the only parameter) into a row: PostgreSQL
+# parses it once and splits the state into SPLIT_KEYS and the rest. A snapshot that lacks a
+# part leaves a NOT NULL column empty, and a journal id that is not `<ms>[-<seq>]` fails its
+# cast: both refused as data (SQLSTATE classes 23 and 22), so the DB processor dead-letters it.
+_INSERT = text(
+    f"""
+    WITH published AS (
+        SELECT body->>'journalId' AS journal_id,
+               (body->>'createdAt')::int8 AS created_us,
+               body->'state' AS state
+        FROM (SELECT CAST(CAST(:body AS text) AS jsonb) AS body) AS raw
+    )
+    INSERT INTO snapshots (
+        journal_id, journal_ms, journal_seq, {", ".join(SPLIT_KEYS)},
+        state, open_positions, created_at
+    )
+    SELECT journal_id,
+           split_part(journal_id, '-', 1)::int8,
+           coalesce(nullif(split_part(journal_id, '-', 2), ''), '0')::int8,
+           {", ".join(f"state->'{key}'" for key in SPLIT_KEYS)},
+           state - ARRAY[{", ".join(f"'{key}'" for key in SPLIT_KEYS)}],
+           CASE jsonb_typeof(state->'open_orders')
+               WHEN 'array' THEN jsonb_array_length(state->'open_orders')
+               WHEN 'object' THEN (SELECT count(*) FROM jsonb_object_keys(state->'open_orders'))
+               ELSE 0
+           END,
+           timestamptz 'epoch' + created_us * interval '1 microsecond'
+    FROM published
+    ON CONFLICT (journal_ms, journal_seq) DO NOTHING
+    """
+)
 
 
 def _entry(row: Any) -> SnapshotEntry:
@@ -83,16 +95,23 @@ class SnapshotStore:
         if not entries:
             return
         async with self.engine.begin() as connection:
-            await self.save_in(connection, entries)
+            for entry in entries:
+                await connection.execute(_INSERT, {"body": encode_snapshot(entry).decode()})
+            await self._prune(connection)
 
-    async def save_in(self, connection: AsyncConnection, entries: Sequence[SnapshotEntry]) -> None:
-        """The same, in a transaction the caller holds."""
+    async def save_published(self, body: bytes) -> None:
+        """`save` of one snapshot as the engine published it (encode_snapshot's JSON), which
+        PostgreSQL parses and splits: this process never decodes it (tens of MB under load)."""
+        try:
+            text_body = body.decode()
+        except UnicodeDecodeError as error:
+            raise DataRejected(f"a snapshot that is not UTF-8: {error}") from None
+        async with self.engine.begin() as connection:
+            await connection.execute(_INSERT, {"body": text_body})
+            await self._prune(connection)
+
+    async def _prune(self, connection: AsyncConnection) -> None:
         table = SNAPSHOTS
-        rows = [snapshot_row(entry) for entry in entries]
-        statement = insert(table).on_conflict_do_nothing(
-            index_elements=[table.c.journal_ms, table.c.journal_seq]
-        )
-        await connection.execute(statement, rows)
         newest = (
             select(table.c.id)
             .order_by(table.c.journal_ms.desc(), table.c.journal_seq.desc(), table.c.id.desc())
