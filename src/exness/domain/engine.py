@@ -153,6 +153,7 @@ class Engine:
         self._recent_once: OrderedDict[str, tuple[Reply, int]] = OrderedDict()
         # read on every command (the config is frozen)
         self._resent_prefix = self.config.resent_prefix
+        self._resent_prefix_length = len(self._resent_prefix)
         self._dedupe_window_us = self.config.dedupe_window_us
         self._dedupe_step = self.config.dedupe_step
         self._reserved = 0  # cents held by all pending orders (for the invariant)
@@ -180,7 +181,8 @@ class Engine:
         handler, changes_state = self._handlers[type(command)]
         if changes_state:
             request_id = command.request_id
-            resent = request_id.startswith(self._resent_prefix)
+            # a slice compare: str.startswith parses its arguments the slow way
+            resent = request_id[: self._resent_prefix_length] == self._resent_prefix
             recent = self._recent if resent else self._recent_once
             seen = recent.get(request_id)
             if seen is not None:
@@ -197,12 +199,10 @@ class Engine:
         except Rejection as rejection:
             events = [Reply.rejected(command.request_id, rejection.code, rejection.message)]
         if changes_state:
-            reply = events[0]
-            assert isinstance(reply, Reply)  # every handler answers first
             until = command.ts + self._dedupe_window_us
             if not resent and deadline is not None and deadline < until:
                 until = deadline
-            recent[request_id] = (reply, until)
+            recent[request_id] = (events[0], until)  # type: ignore[assignment]  # a Reply, first
             if len(recent) % self._dedupe_step == 0:
                 self._evict(recent, command.ts)
         return events
@@ -344,7 +344,9 @@ class Engine:
 
     def _create_trade(self, command: CreateTrade) -> list[Event]:
         _validate_trade(command)
-        balance = self._wallet(command.user_id)
+        balance = self._balances.get(command.user_id)  # _wallet(), without a call
+        if balance is None:
+            raise _no_wallet(command.user_id)
         order_id = command.order_id
         if order_id in self._positions or order_id in self._pending or order_id in self._closed:
             raise DuplicateOrder(f"order id {order_id} is already taken")
@@ -650,7 +652,7 @@ class Engine:
     def _wallet(self, user_id: str) -> int:
         balance = self._balances.get(user_id)
         if balance is None:
-            raise WalletNotFound(f"user {user_id} has no wallet; initialize it first")
+            raise _no_wallet(user_id)
         return balance
 
     def _fresh_quote(self, asset: str, now: int) -> Quote:
@@ -746,6 +748,10 @@ class Engine:
             recent[request_id] = (reply, until)
         engine.ledger = replace(state.ledger)
         return engine
+
+
+def _no_wallet(user_id: str) -> WalletNotFound:
+    return WalletNotFound(f"user {user_id} has no wallet; initialize it first")
 
 
 def _fill_direction(order: PendingOrder) -> int:

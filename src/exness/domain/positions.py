@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from exness.domain.money import ceil_div, div_round_half_even
+from exness.domain.money import ceil_div
 
 __all__ = [
     "LONG",
@@ -51,7 +51,12 @@ def is_liquidated_at(side: Side, trigger: int, price: int) -> bool:
 def pnl(side: Side, margin: int, leverage: int, open_price: int, price: int) -> int:
     """Profit (or loss, negative) in cents of `margin` at `leverage` closed at `price`."""
     move = price - open_price if side == LONG else open_price - price
-    return div_round_half_even(margin * leverage * move, open_price)
+    # div_round_half_even written out (a price is positive): every close runs this
+    value, rest = divmod(margin * leverage * move, open_price)
+    rest += rest
+    if rest > open_price or (rest == open_price and value & 1):
+        value += 1
+    return value
 
 
 @dataclass(slots=True)

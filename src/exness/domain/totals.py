@@ -27,54 +27,71 @@ def exposure(position: Position, bid: int, ask: int) -> int:
     return max(position.pnl_at(price), -position.margin)
 
 
+class _Trader:
+    """One trader's totals, in one record so that an order's change is one lookup."""
+
+    __slots__ = ("books", "reserved", "used")
+
+    def __init__(self) -> None:
+        self.used = 0  # cents in open positions
+        self.reserved = 0  # cents held by pending orders
+        # asset -> (longs at the bid, shorts at −ask)
+        self.books: dict[str, tuple[StepValuation, StepValuation]] = {}
+
+
 class AccountTotals:
     def __init__(self) -> None:
-        self._used: dict[str, int] = {}  # trader -> cents in open positions
-        self._reserved: dict[str, int] = {}  # trader -> cents held by pending orders
-        # trader -> asset -> (longs at the bid, shorts at −ask)
-        self._books: dict[str, dict[str, tuple[StepValuation, StepValuation]]] = {}
+        self._traders: dict[str, _Trader] = {}
 
     # ---- as orders change ----------------------------------------------------------------------
 
     def opened(self, position: Position) -> None:
         user_id, asset = position.user_id, position.asset
-        self._used[user_id] = self._used.get(user_id, 0) + position.margin
-        books = self._books.get(user_id)
-        if books is None:
-            books = self._books[user_id] = {}
-        sides = books.get(asset)
+        trader = self._traders.get(user_id)
+        if trader is None:
+            trader = self._traders[user_id] = _Trader()
+        trader.used += position.margin
+        sides = trader.books.get(asset)
         if sides is None:
-            sides = books[asset] = (StepValuation(), StepValuation())
+            sides = trader.books[asset] = (StepValuation(), StepValuation())
         sides[position.side != LONG].add(position.order_id, _terms(position))
 
     def closed(self, position: Position, remaining: Position | None) -> None:
         """`position` was closed, whole or (leaving `remaining`) in part."""
-        user_id, asset = position.user_id, position.asset
-        self._used[user_id] -= position.margin
-        same_side = self._books[user_id][asset][position.side != LONG]
-        if remaining is not None:
-            self._used[user_id] += remaining.margin
-            same_side.add(position.order_id, _terms(remaining))  # its new terms replace
+        trader = self._traders[position.user_id]
+        same_side = trader.books[position.asset][position.side != LONG]
+        if remaining is None:
+            trader.used -= position.margin
+            # an emptied book is kept: a trader who trades an asset once usually trades again
+            same_side.remove(position.order_id)
             return
-        # an emptied book is kept: a trader who trades an asset once usually trades it again
-        same_side.remove(position.order_id)
+        trader.used -= position.margin - remaining.margin
+        same_side.add(position.order_id, _terms(remaining))  # its new terms replace
 
     def reserve(self, user_id: str, cents: int) -> None:
         """A pending order placed (`cents` > 0), or cancelled or filled (< 0)."""
-        self._reserved[user_id] = self._reserved.get(user_id, 0) + cents
+        trader = self._traders.get(user_id)
+        if trader is None:
+            trader = self._traders[user_id] = _Trader()
+        trader.reserved += cents
 
     # ---- the account -------------------------------------------------------------------------
 
     def used(self, user_id: str) -> int:
-        return self._used.get(user_id, 0)
+        trader = self._traders.get(user_id)
+        return 0 if trader is None else trader.used
 
     def reserved(self, user_id: str) -> int:
-        return self._reserved.get(user_id, 0)
+        trader = self._traders.get(user_id)
+        return 0 if trader is None else trader.reserved
 
     def unrealized(self, user_id: str, quotes: Mapping[str, Quote]) -> int:
         """The trader's unrealized PnL at `quotes` (longs at the bid, shorts at the ask)."""
+        trader = self._traders.get(user_id)
+        if trader is None:
+            return 0
         total = 0
-        for asset, (longs, shorts) in self._books.get(user_id, {}).items():
+        for asset, (longs, shorts) in trader.books.items():
             quote = quotes.get(asset)
             if quote is None:
                 continue
